@@ -1,0 +1,81 @@
+// Models: the registry of architectures (named as their references name them), loading a
+// weights file into a model on a device, and the forward pass.
+#ifndef SEER_MODEL_H
+#define SEER_MODEL_H
+
+#include "core/ops.h"
+#include "core/safetensors.h"
+#include "core/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct seer_model seer_model;
+typedef struct seer_loader seer_loader;
+
+typedef struct seer_arch {
+    const char *name;        // registry name: "resnet56", "volo_d1_224", ...
+    const char *family;      // "resnet_cifar", "volo", ...
+    int num_classes;
+    int img_size;            // square input side the preset evaluates at
+    const char *preprocess;  // preset string (vision/preprocess.h) used unless overridden
+    const char *labels;      // label set: "cifar10", "imagenet"
+    const void *config;      // family-specific preset
+    // Reads the weights through the loader and builds m->impl.
+    seer_status (*load)(seer_model *m, seer_loader *l);
+    // x: [B, H, W, 3] in the model's dtype on its device -> logits [B, num_classes].
+    seer_tensor *(*forward)(seer_model *m, seer_ctx *c, const seer_tensor *x);
+    // Optional: pooled penultimate features [B, F] (FID feature extractors use them).
+    seer_tensor *(*features)(seer_model *m, seer_ctx *c, const seer_tensor *x);
+    void (*free_impl)(void *impl);
+} seer_arch;
+
+struct seer_model {
+    const seer_arch *arch;
+    seer_device device;
+    seer_dtype dtype;       // compute dtype of activations and matrix weights
+    seer_weights *weights;  // device tensors; 1-D parameters stay F32
+    void *impl;             // the family's own structure (layers, shapes)
+    char preprocess[256];   // preset string: metadata seer.preprocess or the arch's
+    char path[512];
+};
+
+const seer_arch *seer_arch_find(const char *name);
+int seer_arch_count(void);
+const seer_arch *seer_arch_at(int i);
+
+// Load a weights file. arch_name (may be NULL) overrides the file's seer.arch metadata; a
+// plain timm/official file without metadata needs it. dtype: F32, or F16/BF16 on CUDA.
+seer_status seer_model_load(const char *path, const char *arch_name, seer_device dev,
+                            seer_dtype dtype, seer_model **out);
+void seer_model_free(seer_model *m);
+seer_tensor *seer_model_forward(seer_model *m, seer_ctx *c, const seer_tensor *x);
+seer_tensor *seer_model_features(seer_model *m, seer_ctx *c, const seer_tensor *x);
+
+// ---- for model families: reading weights -----------------------------------------------------
+// A loader tracks which tensors of the file the model used, so that a file of another
+// architecture is refused with the first tensor that does not fit, by name.
+const seer_st_file *seer_loader_file(seer_loader *l);
+// A tensor of exactly `shape`, uploaded as the model's dtype (1-D: F32). NULL + message.
+seer_tensor *seer_load_tensor(seer_loader *l, seer_model *m, const char *name, int ndim,
+                              const int64_t *shape);
+// Same, read as F32 into host memory the caller frees (for load-time transforms).
+float *seer_load_host(seer_loader *l, const char *name, int ndim, const int64_t *shape);
+// A conv weight [c_out, c_in/groups, k, k] (PyTorch OIHW) uploaded as OHWI.
+seer_tensor *seer_load_conv(seer_loader *l, seer_model *m, const char *name, int64_t c_out,
+                            int64_t c_in_per_group, int64_t kh, int64_t kw);
+// A conv without bias followed by BatchNorm2d `bn` (weight, bias, running_mean, running_var):
+// the BN is folded into the conv at load time. Outputs the OHWI weight and the F32 bias.
+seer_status seer_load_conv_bn(seer_loader *l, seer_model *m, const char *conv, const char *bn,
+                              int64_t c_out, int64_t c_in_per_group, int64_t kh, int64_t kw,
+                              float eps, seer_tensor **w, seer_tensor **b);
+// A "%s.%s"-style name in a buffer owned by the loader (valid until the load ends).
+const char *seer_loader_name(seer_loader *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

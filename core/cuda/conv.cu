@@ -1,0 +1,370 @@
+// CUDA backend: NHWC 2-D convolution.
+//
+// Three paths, tried in order:
+// - depthwise (groups == C_in == C_out): our direct kernel; cuDNN is slow on the large
+//   dilated depthwise kernels these models use (VAN: 5x5, and 7x7 with dilation 3).
+// - cuDNN (when built with it): NHWC tensors, OHWI filter (cuDNN's NHWC filter layout), the
+//   algorithm picked by cudnnGetConvolutionForwardAlgorithm_v7 once per shape and cached,
+//   workspace from the shared scratch buffer. F32 is held to FMA math (no TF32) and to the
+//   exact algorithms, so results stay within 1e-5 of the CPU unless SEER_TF32=1.
+// - otherwise, or when cuDNN refuses the shape: im2col into scratch, then one GEMM per group
+//   and row chunk (a 1x1 stride-1 convolution is a GEMM on x itself).
+// Bias is added by a small epilogue kernel.
+#include "core/cuda/cuda_common.cuh"
+
+// Scratch budget of one im2col chunk, and the most workspace a cuDNN algorithm may take.
+#define CONV_COL_BYTES ((size_t)256 << 20)
+#define CONV_WS_BYTES ((size_t)1 << 30)
+
+struct conv_shape {
+    int64_t B, H, W, C, O, kh, kw, Ho, Wo;
+    int sh, sw, ph, pw, dh, dw, groups;
+};
+
+// ---- depthwise -----------------------------------------------------------------------------
+
+// y[b, oy, ox, c] = sum_{i, j} x[b, oy*sh - ph + i*dh, ox*sw - pw + j*dw, c] * w[c, i, j]
+// x: [B, H, W, C], w: [C, kh, kw, 1], y: [B, Ho, Wo, C]; one thread per output, c fastest so
+// neighbouring threads read neighbouring channels.
+template <typename T>
+__global__ void depthwise_kernel(T *y, const T *x, const T *w, const float *bias, conv_shape s) {
+    int64_t total = s.B * s.Ho * s.Wo * s.C;
+    SEER_CU_FOR(i, total) {
+        int64_t c = i % s.C, t = i / s.C;
+        int64_t ox = t % s.Wo;
+        t /= s.Wo;
+        int64_t oy = t % s.Ho, b = t / s.Ho;
+        const T *xb = x + b * s.H * s.W * s.C + c;
+        const T *wc = w + c * s.kh * s.kw;
+        float acc = 0.0f;
+        for (int64_t ki = 0; ki < s.kh; ki++) {
+            int64_t iy = oy * s.sh - s.ph + ki * s.dh;
+            if (iy < 0 || iy >= s.H) continue;
+            for (int64_t kj = 0; kj < s.kw; kj++) {
+                int64_t ix = ox * s.sw - s.pw + kj * s.dw;
+                if (ix < 0 || ix >= s.W) continue;
+                acc += seer_cu_f(xb[(iy * s.W + ix) * s.C]) * seer_cu_f(wc[ki * s.kw + kj]);
+            }
+        }
+        if (bias) acc += bias[c];
+        y[i] = seer_cu_store<T>(acc);
+    }
+}
+
+static seer_status conv_depthwise(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                  const float *bias, const conv_shape &s) {
+    int64_t total = s.B * s.Ho * s.Wo * s.C;
+    return seer_cu_dispatch_float(x->dtype, "conv2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        depthwise_kernel<T><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (T *)y->data, (const T *)x->data, (const T *)w->data, bias, s);
+        return SEER_CU(seer_cu_launched());
+    });
+}
+
+// ---- im2col + GEMM -------------------------------------------------------------------------
+
+// col[r, (i*kw + j)*Cg + c] = x[b, oy*sh - ph + i*dh, ox*sw - pw + j*dw, g*Cg + c] (0 outside)
+// for output rows r0 <= r < r0 + rows, r = (b*Ho + oy)*Wo + ox. col: [rows, kh*kw*Cg].
+template <typename T>
+__global__ void im2col_kernel(T *col, const T *x, conv_shape s, int64_t g, int64_t r0,
+                              int64_t rows) {
+    int64_t cg = s.C / s.groups, kc = s.kh * s.kw * cg;
+    SEER_CU_FOR(i, rows * kc) {
+        int64_t q = i % kc, r = r0 + i / kc;
+        int64_t c = q % cg, kk = q / cg;
+        int64_t kj = kk % s.kw, ki = kk / s.kw;
+        int64_t ox = r % s.Wo, t = r / s.Wo;
+        int64_t oy = t % s.Ho, b = t / s.Ho;
+        int64_t iy = oy * s.sh - s.ph + ki * s.dh, ix = ox * s.sw - s.pw + kj * s.dw;
+        float v = 0.0f;
+        if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W)
+            v = seer_cu_f(x[((b * s.H + iy) * s.W + ix) * s.C + g * cg + c]);
+        col[i] = seer_cu_store<T>(v);
+    }
+}
+
+static seer_status launch_im2col(void *col, const seer_tensor *x, const conv_shape &s, int64_t g,
+                                 int64_t r0, int64_t rows) {
+    int64_t n = rows * s.kh * s.kw * (s.C / s.groups);
+    return seer_cu_dispatch_float(x->dtype, "conv2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        im2col_kernel<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (T *)col, (const T *)x->data, s, g, r0, rows);
+        return SEER_CU(seer_cu_launched());
+    });
+}
+
+// y[rows, O] (group g: columns g*Og..) = col[rows, Kc] @ w_g^T, w_g: [Og, Kc] rows of w.
+static seer_status conv_gemm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                             const conv_shape &s) {
+    int64_t rows = s.B * s.Ho * s.Wo, cg = s.C / s.groups, og = s.O / s.groups;
+    int64_t kc = s.kh * s.kw * cg;
+    size_t es = seer_dtype_size(x->dtype);
+    const char *wp = (const char *)w->data;
+    char *yp = (char *)y->data;
+    bool pointwise = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0;
+    if (pointwise) {
+        // x is already the column matrix: [B*H*W, C], group g at column offset g*Cg.
+        for (int64_t g = 0; g < s.groups; g++)
+            SEER_TRY(seer_cu_gemm(x->dtype, false, true, rows, og, kc, 1.0f,
+                                  (const char *)x->data + (size_t)(g * cg) * es, s.C, 0,
+                                  wp + (size_t)(g * og * kc) * es, kc, 0, 0.0f,
+                                  yp + (size_t)(g * og) * es, s.O, 0, 1));
+        return SEER_STATUS_OK;
+    }
+    int64_t chunk = (int64_t)(CONV_COL_BYTES / ((size_t)kc * es));
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+    std::lock_guard<std::mutex> lock(seer_cu_scratch_mutex());
+    void *col = nullptr;
+    SEER_TRY(seer_cu_scratch((size_t)(chunk * kc) * es, &col));
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        for (int64_t g = 0; g < s.groups; g++) {
+            SEER_TRY(launch_im2col(col, x, s, g, r0, nr));
+            SEER_TRY(seer_cu_gemm(x->dtype, false, true, nr, og, kc, 1.0f, col, kc, 0,
+                                  wp + (size_t)(g * og * kc) * es, kc, 0, 0.0f,
+                                  yp + (size_t)(r0 * s.O + g * og) * es, s.O, 0, 1));
+        }
+    }
+    return SEER_STATUS_OK;
+}
+
+// ---- cuDNN ---------------------------------------------------------------------------------
+#ifdef SEER_CUDNN
+
+struct conv_plan {
+    conv_shape shape;
+    seer_dtype dtype;
+    bool tf32;
+    bool usable; // false: cuDNN refused this shape; use im2col
+    cudnnTensorDescriptor_t xd, yd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd;
+    cudnnConvolutionFwdAlgo_t algo;
+    size_t ws_bytes;
+};
+
+#define CONV_PLANS 128
+static conv_plan conv_plans[CONV_PLANS];
+static int conv_nplans, conv_next_evict;
+
+static void plan_release(conv_plan *p) {
+    if (p->xd) cudnnDestroyTensorDescriptor(p->xd);
+    if (p->yd) cudnnDestroyTensorDescriptor(p->yd);
+    if (p->wd) cudnnDestroyFilterDescriptor(p->wd);
+    if (p->cd) cudnnDestroyConvolutionDescriptor(p->cd);
+    memset(p, 0, sizeof *p);
+}
+
+static cudnnDataType_t cudnn_type(seer_dtype dt) {
+    return dt == SEER_F16    ? CUDNN_DATA_HALF
+           : dt == SEER_BF16 ? CUDNN_DATA_BFLOAT16
+                             : CUDNN_DATA_FLOAT;
+}
+
+// Algorithms whose F32 error stays at FMA level (FFT and non-fused Winograd transform the
+// data and lose a few bits).
+static bool exact_algo(cudnnConvolutionFwdAlgo_t a) {
+    return a != CUDNN_CONVOLUTION_FWD_ALGO_FFT && a != CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING &&
+           a != CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+
+// Fills p's descriptors and picks the algorithm. A failing cuDNN call that is a refusal
+// (not supported, bad parameters) leaves p->usable false with a debug log; OK is returned
+// in both cases. Other failures are errors.
+static seer_status plan_build(cudnnHandle_t h, conv_plan *p) {
+    const conv_shape &s = p->shape;
+    cudnnDataType_t ty = cudnn_type(p->dtype);
+    bool strict = p->dtype == SEER_F32 && !p->tf32;
+    cudnnMathType_t math = strict                 ? CUDNN_FMA_MATH
+                           : p->dtype == SEER_F32 ? CUDNN_DEFAULT_MATH
+                                                  : CUDNN_TENSOR_OP_MATH;
+    SEER_TRY(SEER_CU(cudnnCreateTensorDescriptor(&p->xd)));
+    SEER_TRY(SEER_CU(cudnnCreateTensorDescriptor(&p->yd)));
+    SEER_TRY(SEER_CU(cudnnCreateFilterDescriptor(&p->wd)));
+    SEER_TRY(SEER_CU(cudnnCreateConvolutionDescriptor(&p->cd)));
+    seer_status st = SEER_CU(cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NHWC, ty, (int)s.B,
+                                                        (int)s.C, (int)s.H, (int)s.W));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NHWC, ty, (int)s.B, (int)s.O,
+                                                (int)s.Ho, (int)s.Wo));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cudnnSetFilter4dDescriptor(p->wd, ty, CUDNN_TENSOR_NHWC, (int)s.O,
+                                                (int)(s.C / s.groups), (int)s.kh, (int)s.kw));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cudnnSetConvolution2dDescriptor(p->cd, s.ph, s.pw, s.sh, s.sw, s.dh, s.dw,
+                                                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    if (st == SEER_STATUS_OK) st = SEER_CU(cudnnSetConvolutionGroupCount(p->cd, s.groups));
+    if (st == SEER_STATUS_OK) st = SEER_CU(cudnnSetConvolutionMathType(p->cd, math));
+    int n = 0, c = 0, hh = 0, ww = 0;
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cudnnGetConvolution2dForwardOutputDim(p->cd, p->xd, p->wd, &n, &c, &hh, &ww));
+    if (st == SEER_STATUS_OK && (n != s.B || c != s.O || hh != s.Ho || ww != s.Wo))
+        st = seer_fail(SEER_STATUS_SHAPE,
+                       "cuDNN output [%d, %d, %d, %d] (NCHW order) differs from "
+                       "[%lld, %lld, %lld, %lld]",
+                       n, c, hh, ww, (long long)s.B, (long long)s.O, (long long)s.Ho,
+                       (long long)s.Wo);
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int found = 0;
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cudnnGetConvolutionForwardAlgorithm_v7(
+            h, p->xd, p->wd, p->cd, p->yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    if (st != SEER_STATUS_OK) {
+        seer_log(SEER_LOG_DEBUG, "conv2d: cuDNN refused, using im2col: %s", seer_last_error());
+        seer_clear_error();
+        return SEER_STATUS_OK;
+    }
+    // Best first; take the first that works within our rules.
+    for (int i = 0; i < found; i++) {
+        const cudnnConvolutionFwdAlgoPerf_t &r = perf[i];
+        if (r.status != CUDNN_STATUS_SUCCESS || r.memory > CONV_WS_BYTES) continue;
+        if (strict && (!exact_algo(r.algo) || r.mathType == CUDNN_TENSOR_OP_MATH ||
+                       r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+            continue;
+        // The heuristic may have planned with another math type: it must be set to run.
+        cudnnMathType_t m = strict ? CUDNN_FMA_MATH : r.mathType;
+        if (SEER_CU(cudnnSetConvolutionMathType(p->cd, m)) != SEER_STATUS_OK) break;
+        size_t ws = 0;
+        if (SEER_CU(cudnnGetConvolutionForwardWorkspaceSize(h, p->xd, p->wd, p->cd, p->yd, r.algo,
+                                                            &ws)) != SEER_STATUS_OK) {
+            seer_clear_error();
+            continue;
+        }
+        p->algo = r.algo;
+        p->ws_bytes = ws;
+        p->usable = true;
+        seer_log(SEER_LOG_DEBUG,
+                 "conv2d: cuDNN algo %d (math %d, workspace %zu bytes) for x [%lld, %lld, %lld, "
+                 "%lld] %s, w %lldx%lld -> %lld, groups %d",
+                 (int)r.algo, (int)m, ws, (long long)s.B, (long long)s.H, (long long)s.W,
+                 (long long)s.C, seer_dtype_name(p->dtype), (long long)s.kh, (long long)s.kw,
+                 (long long)s.O, s.groups);
+        return SEER_STATUS_OK;
+    }
+    seer_log(SEER_LOG_DEBUG, "conv2d: no suitable cuDNN algorithm of %d, using im2col", found);
+    seer_clear_error();
+    return SEER_STATUS_OK;
+}
+
+static bool same_shape(const conv_shape &a, const conv_shape &b) {
+    return a.B == b.B && a.H == b.H && a.W == b.W && a.C == b.C && a.O == b.O && a.kh == b.kh &&
+           a.kw == b.kw && a.Ho == b.Ho && a.Wo == b.Wo && a.sh == b.sh && a.sw == b.sw &&
+           a.ph == b.ph && a.pw == b.pw && a.dh == b.dh && a.dw == b.dw && a.groups == b.groups;
+}
+
+// The cached plan for this shape (built on first use). Caller holds the scratch mutex.
+static seer_status plan_get(cudnnHandle_t h, const conv_shape &s, seer_dtype dt, conv_plan **out) {
+    bool tf32 = seer_cu_tf32();
+    for (int i = 0; i < conv_nplans; i++) {
+        conv_plan *p = &conv_plans[i];
+        if (p->dtype == dt && p->tf32 == tf32 && same_shape(p->shape, s)) {
+            *out = p;
+            return SEER_STATUS_OK;
+        }
+    }
+    conv_plan *p;
+    if (conv_nplans < CONV_PLANS) {
+        p = &conv_plans[conv_nplans++];
+    } else {
+        p = &conv_plans[conv_next_evict];
+        conv_next_evict = (conv_next_evict + 1) % CONV_PLANS;
+        plan_release(p);
+    }
+    memset(p, 0, sizeof *p);
+    p->shape = s;
+    p->dtype = dt;
+    p->tf32 = tf32;
+    seer_status st = plan_build(h, p);
+    if (st != SEER_STATUS_OK) {
+        // Not cached: a hard failure should be reported again next time, not hidden.
+        plan_release(p);
+        p->dtype = SEER_DTYPE_COUNT;
+        return st;
+    }
+    *out = p;
+    return SEER_STATUS_OK;
+}
+
+// Runs the convolution through cuDNN if it takes this shape; *done says whether it did.
+static seer_status conv_cudnn(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                              const conv_shape &s, bool *done) {
+    *done = false;
+    if (!seer_cu_fits_int(s.B) || !seer_cu_fits_int(s.H * s.W * s.C) ||
+        !seer_cu_fits_int(s.Ho * s.Wo * s.O))
+        return SEER_STATUS_OK;
+    cudnnHandle_t h;
+    SEER_TRY(seer_cu_cudnn(&h));
+    std::lock_guard<std::mutex> lock(seer_cu_scratch_mutex());
+    conv_plan *p;
+    SEER_TRY(plan_get(h, s, x->dtype, &p));
+    if (!p->usable) return SEER_STATUS_OK;
+    void *ws = nullptr;
+    if (p->ws_bytes) SEER_TRY(seer_cu_scratch(p->ws_bytes, &ws));
+    float one = 1.0f, zero = 0.0f;
+    SEER_TRY(SEER_CU(cudnnConvolutionForward(h, &one, p->xd, x->data, p->wd, w->data, p->cd,
+                                             p->algo, ws, p->ws_bytes, &zero, p->yd, y->data)));
+    *done = true;
+    return SEER_STATUS_OK;
+}
+#endif
+
+// ---- entry ---------------------------------------------------------------------------------
+
+seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                             const seer_tensor *b, const seer_conv2d_params *p) {
+    char bx[128], bw[128], by[128];
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4)
+        return seer_fail(SEER_STATUS_SHAPE, "conv2d (cuda): expected 4-d x, w, y; got %s, %s, %s",
+                         seer_tensor_shape_str(x, bx, sizeof bx),
+                         seer_tensor_shape_str(w, bw, sizeof bw),
+                         seer_tensor_shape_str(y, by, sizeof by));
+    conv_shape s;
+    memset(&s, 0, sizeof s);
+    s.B = x->shape[0], s.H = x->shape[1], s.W = x->shape[2], s.C = x->shape[3];
+    s.O = w->shape[0], s.kh = w->shape[1], s.kw = w->shape[2];
+    s.Ho = y->shape[1], s.Wo = y->shape[2];
+    s.sh = p->stride_h, s.sw = p->stride_w, s.ph = p->pad_h, s.pw = p->pad_w;
+    s.dh = p->dil_h, s.dw = p->dil_w, s.groups = p->groups;
+    if (s.groups < 1 || s.sh < 1 || s.sw < 1 || s.dh < 1 || s.dw < 1 || s.C % s.groups ||
+        s.O % s.groups || w->shape[3] != s.C / s.groups || y->shape[0] != s.B ||
+        y->shape[3] != s.O || s.Ho != (s.H + 2 * s.ph - s.dh * (s.kh - 1) - 1) / s.sh + 1 ||
+        s.Wo != (s.W + 2 * s.pw - s.dw * (s.kw - 1) - 1) / s.sw + 1)
+        return seer_fail(
+            SEER_STATUS_SHAPE,
+            "conv2d (cuda): x %s, w %s, y %s do not fit stride %dx%d pad %dx%d "
+            "dilation %dx%d groups %d",
+            seer_tensor_shape_str(x, bx, sizeof bx), seer_tensor_shape_str(w, bw, sizeof bw),
+            seer_tensor_shape_str(y, by, sizeof by), s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups);
+    SEER_TRY(seer_cu_need_dtype("conv2d", "w", w, x->dtype));
+    SEER_TRY(seer_cu_need_dtype("conv2d", "y", y, x->dtype));
+    SEER_TRY(seer_cu_need_dtype("conv2d", "bias", b, SEER_F32));
+    SEER_TRY(seer_cu_need_contig("conv2d", "x", x));
+    SEER_TRY(seer_cu_need_contig("conv2d", "w", w));
+    SEER_TRY(seer_cu_need_contig("conv2d", "y", y));
+    SEER_TRY(seer_cu_need_contig("conv2d", "bias", b));
+    if (b && (b->ndim != 1 || b->shape[0] != s.O))
+        return seer_fail(SEER_STATUS_SHAPE, "conv2d (cuda): bias %s, expected [%lld] f32",
+                         seer_tensor_shape_str(b, bw, sizeof bw), (long long)s.O);
+    if (!seer_dtype_is_float(x->dtype))
+        return seer_fail(SEER_STATUS_UNSUPPORTED, "conv2d (cuda): dtype %s",
+                         seer_dtype_name(x->dtype));
+    int64_t rows = s.B * s.Ho * s.Wo;
+    if (rows == 0 || s.O == 0) return SEER_STATUS_OK;
+    const float *bias = b ? (const float *)b->data : NULL;
+
+    if (s.groups == s.C && s.C == s.O) return conv_depthwise(y, x, w, bias, s);
+    if (s.C == 0 || s.kh == 0 || s.kw == 0) {
+        // Empty sum over the window: only the bias.
+        SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
+        return seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias);
+    }
+    bool done = false;
+#ifdef SEER_CUDNN
+    SEER_TRY(conv_cudnn(y, x, w, s, &done));
+#endif
+    if (!done) SEER_TRY(conv_gemm(y, x, w, s));
+    return seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias);
+}

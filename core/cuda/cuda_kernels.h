@@ -1,0 +1,41 @@
+// Kernels of the CUDA backend: one function per field of seer_backend, same
+// signature, named seer_cuda_<field>. The table is filled in backend.cu.
+#ifndef SEER_CUDA_KERNELS_H
+#define SEER_CUDA_KERNELS_H
+
+#include "core/backend.h"
+
+bool seer_cuda_available(void);
+void *seer_cuda_malloc(size_t bytes);
+void seer_cuda_free(void *p);
+seer_status seer_cuda_upload(void *dst, const void *src_host, size_t bytes);
+seer_status seer_cuda_download(void *dst_host, const void *src, size_t bytes);
+seer_status seer_cuda_copy_d2d(void *dst, const void *src, size_t bytes);
+seer_status seer_cuda_sync(void);
+seer_status seer_cuda_copy(seer_tensor *out, const seer_tensor *x);
+seer_status seer_cuda_fill(seer_tensor *out, double value);
+seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_tensor *b, bool trans_a, bool trans_b, float alpha, const seer_tensor *bias);
+seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, const seer_conv2d_params *p);
+seer_status seer_cuda_pool2d(seer_tensor *y, const seer_tensor *x, const seer_pool2d_params *p);
+seer_status seer_cuda_adaptive_avg_pool2d(seer_tensor *y, const seer_tensor *x);
+seer_status seer_cuda_layer_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, float eps);
+seer_status seer_cuda_rms_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, float eps);
+seer_status seer_cuda_group_norm(seer_tensor *y, const seer_tensor *x, int groups, const seer_tensor *w, const seer_tensor *b, float eps);
+seer_status seer_cuda_batch_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *mean, const seer_tensor *var, const seer_tensor *w, const seer_tensor *b, float eps);
+seer_status seer_cuda_unary(seer_tensor *y, const seer_tensor *x, seer_unary_op op, float alpha, float beta);
+seer_status seer_cuda_binary(seer_tensor *y, const seer_tensor *a, const seer_tensor *b, seer_binary_op op);
+seer_status seer_cuda_softmax(seer_tensor *y, const seer_tensor *x, float scale, const seer_tensor *bias, bool log);
+seer_status seer_cuda_reduce(seer_tensor *y, const seer_tensor *x, int dim, seer_reduce_op op);
+seer_status seer_cuda_topk(seer_tensor *values, seer_tensor *indices, const seer_tensor *x, int64_t k);
+seer_status seer_cuda_argmax(seer_tensor *indices, const seer_tensor *x);
+seer_status seer_cuda_concat(seer_tensor *y, const seer_tensor *const *xs, int n, int dim);
+seer_status seer_cuda_index_select(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx);
+seer_status seer_cuda_gather(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx);
+seer_status seer_cuda_scatter(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx, const seer_tensor *src);
+seer_status seer_cuda_pad2d(seer_tensor *y, const seer_tensor *x, int top, int left, float value);
+seer_status seer_cuda_resize(seer_tensor *y, const seer_tensor *x, seer_resize_mode mode, bool align_corners);
+seer_status seer_cuda_unfold(seer_tensor *y, const seer_tensor *x, const seer_unfold_params *p);
+seer_status seer_cuda_fold(seer_tensor *y, const seer_tensor *x, const seer_unfold_params *p);
+seer_status seer_cuda_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
+
+#endif

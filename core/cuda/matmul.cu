@@ -1,0 +1,122 @@
+// CUDA backend: batched matrix products through cuBLAS, bias epilogue.
+//
+// cuBLAS is column-major. A row-major [r, c] matrix with row stride ld is, to cuBLAS, the
+// column-major [c, r] matrix with the same ld, i.e. its transpose. So the row-major
+// C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T: swap the operands,
+// keep each one's transpose flag and leading dimension.
+#include "core/cuda/cuda_common.cuh"
+
+static cudaDataType_t cublas_type(seer_dtype dt) {
+    return dt == SEER_F16 ? CUDA_R_16F : dt == SEER_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+seer_status seer_cu_gemm(seer_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                         float alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
+                         int64_t ldb, int64_t stride_b, float beta, void *c, int64_t ldc,
+                         int64_t stride_c, int64_t batch) {
+    if (!seer_dtype_is_float(dt))
+        return seer_fail(SEER_STATUS_UNSUPPORTED, "gemm (cuda): dtype %s", seer_dtype_name(dt));
+    if (!seer_cu_fits_int(m) || !seer_cu_fits_int(n) || !seer_cu_fits_int(k) ||
+        !seer_cu_fits_int(lda) || !seer_cu_fits_int(ldb) || !seer_cu_fits_int(ldc))
+        return seer_fail(SEER_STATUS_UNSUPPORTED,
+                         "gemm (cuda): sizes m=%lld n=%lld k=%lld exceed 32-bit cuBLAS limits",
+                         (long long)m, (long long)n, (long long)k);
+    if (m == 0 || n == 0 || batch == 0) return SEER_STATUS_OK;
+    cublasHandle_t h;
+    SEER_TRY(seer_cu_cublas(&h));
+    cudaDataType_t ty = cublas_type(dt);
+    cublasComputeType_t compute =
+        dt == SEER_F32 && seer_cu_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    size_t es = seer_dtype_size(dt);
+    // Batches in chunks that fit cuBLAS's int count (and older grid-size limits).
+    const int64_t chunk = 65535;
+    for (int64_t b0 = 0; b0 < batch; b0 += chunk) {
+        int64_t nb = batch - b0 < chunk ? batch - b0 : chunk;
+        const char *pa = (const char *)a + (size_t)(b0 * stride_a) * es;
+        const char *pb = (const char *)b + (size_t)(b0 * stride_b) * es;
+        char *pc = (char *)c + (size_t)(b0 * stride_c) * es;
+        SEER_TRY(SEER_CU(cublasGemmStridedBatchedEx(
+            h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n,
+            (int)m, (int)k, &alpha, pb, ty, (int)ldb, (long long)stride_b, pa, ty, (int)lda,
+            (long long)stride_a, &beta, pc, ty, (int)ldc, (long long)stride_c, (int)nb, compute,
+            CUBLAS_GEMM_DEFAULT)));
+    }
+    return SEER_STATUS_OK;
+}
+
+template <typename T>
+__global__ void add_bias_kernel(T *y, const float *bias, int64_t rows, int64_t n) {
+    SEER_CU_FOR(i, rows * n) y[i] = seer_cu_store<T>(seer_cu_f(y[i]) + bias[i % n]);
+}
+
+seer_status seer_cu_add_bias(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias) {
+    if (!bias || rows * n == 0) return SEER_STATUS_OK;
+    return seer_cu_dispatch_float(dt, "bias", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        add_bias_kernel<T><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (T *)y, bias, rows, n);
+        return SEER_CU(seer_cu_launched());
+    });
+}
+
+// A 2-D or 3-D operand as (batch, rows, cols).
+static bool as_batched(const seer_tensor *t, int64_t *batch, int64_t *r, int64_t *c) {
+    if (t->ndim == 3) {
+        *batch = t->shape[0];
+        *r = t->shape[1];
+        *c = t->shape[2];
+        return true;
+    }
+    if (t->ndim == 2) {
+        *batch = 1;
+        *r = t->shape[0];
+        *c = t->shape[1];
+        return true;
+    }
+    return false;
+}
+
+seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_tensor *b,
+                             bool trans_a, bool trans_b, float alpha, const seer_tensor *bias) {
+    char ba[128], bb[128], bo[128];
+    int64_t B, M, N, Ba, ar, ac, Bb, br, bc;
+    if (!as_batched(out, &B, &M, &N) || !as_batched(a, &Ba, &ar, &ac) ||
+        !as_batched(b, &Bb, &br, &bc))
+        return seer_fail(SEER_STATUS_SHAPE, "matmul (cuda): expected 3-d a, b, out; got %s, %s, %s",
+                         seer_tensor_shape_str(a, ba, sizeof ba),
+                         seer_tensor_shape_str(b, bb, sizeof bb),
+                         seer_tensor_shape_str(out, bo, sizeof bo));
+    int64_t am = trans_a ? ac : ar, K = trans_a ? ar : ac;
+    int64_t bk = trans_b ? bc : br, bn = trans_b ? br : bc;
+    if (am != M || bk != K || bn != N || (Ba != 1 && Ba != B) || (Bb != 1 && Bb != B))
+        return seer_fail(SEER_STATUS_SHAPE, "matmul (cuda): a %s%s, b %s%s do not give out %s",
+                         seer_tensor_shape_str(a, ba, sizeof ba), trans_a ? " (transposed)" : "",
+                         seer_tensor_shape_str(b, bb, sizeof bb), trans_b ? " (transposed)" : "",
+                         seer_tensor_shape_str(out, bo, sizeof bo));
+    SEER_TRY(seer_cu_need_dtype("matmul", "a", a, out->dtype));
+    SEER_TRY(seer_cu_need_dtype("matmul", "b", b, out->dtype));
+    SEER_TRY(seer_cu_need_dtype("matmul", "bias", bias, SEER_F32));
+    SEER_TRY(seer_cu_need_contig("matmul", "a", a));
+    SEER_TRY(seer_cu_need_contig("matmul", "b", b));
+    SEER_TRY(seer_cu_need_contig("matmul", "out", out));
+    SEER_TRY(seer_cu_need_contig("matmul", "bias", bias));
+    if (bias && (bias->ndim != 1 || bias->shape[0] != N))
+        return seer_fail(SEER_STATUS_SHAPE, "matmul (cuda): bias %s, expected [%lld] f32",
+                         seer_tensor_shape_str(bias, bb, sizeof bb), (long long)N);
+    if (B == 0 || M == 0 || N == 0) return SEER_STATUS_OK;
+
+    if (K == 0) {
+        // Empty sum: alpha * 0 + bias.
+        SEER_TRY(SEER_CU(cudaMemset(out->data, 0, seer_tensor_nbytes(out))));
+    } else if (Bb == 1 && Ba == B && !trans_a) {
+        // Shared weight: the batch folds into the rows, one large GEMM [B*M, K] x [K, N].
+        SEER_TRY(seer_cu_gemm(out->dtype, false, trans_b, B * M, N, K, alpha, a->data, K, 0,
+                              b->data, trans_b ? K : N, 0, 0.0f, out->data, N, 0, 1));
+    } else {
+        SEER_TRY(seer_cu_gemm(out->dtype, trans_a, trans_b, M, N, K, alpha, a->data,
+                              trans_a ? M : K, Ba == 1 ? 0 : M * K, b->data, trans_b ? K : N,
+                              Bb == 1 ? 0 : K * N, 0.0f, out->data, N, M * N, B));
+    }
+    return seer_cu_add_bias(out->data, out->dtype, B * M, N,
+                            bias ? (const float *)bias->data : NULL);
+}

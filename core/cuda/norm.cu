@@ -1,0 +1,182 @@
+// CUDA backend: layer, RMS, group (channels-last) and inference batch normalization.
+// Statistics in float, two passes (mean, then the mean of squared deviations), which keeps
+// the variance accurate when the mean is large. Parameter vectors are F32.
+#include "core/cuda/cuda_common.cuh"
+
+#define NORM_ROWS_PER_BLOCK 8 // one warp per row
+
+// x, y: [rows, C]. One warp per row; the row is read three times (mostly from cache).
+// rms: y = x / sqrt(mean(x^2) + eps) * w; else y = (x - mean) / sqrt(var + eps) * w + b.
+template <typename T, bool RMS>
+__global__ void row_norm_kernel(T *y, const T *x, const float *w, const float *b, int64_t rows,
+                                int64_t C, float eps) {
+    int lane = threadIdx.x & 31;
+    int64_t row = (int64_t)blockIdx.x * NORM_ROWS_PER_BLOCK + (threadIdx.x >> 5);
+    if (row >= rows) return; // whole warp leaves together
+    const T *xr = x + row * C;
+    T *yr = y + row * C;
+    float mean = 0.0f;
+    if (!RMS) {
+        float s = 0.0f;
+        for (int64_t j = lane; j < C; j += 32)
+            s += seer_cu_f(xr[j]);
+        mean = seer_cu_warp_sum(s) / (float)C;
+    }
+    float q = 0.0f;
+    for (int64_t j = lane; j < C; j += 32) {
+        float d = seer_cu_f(xr[j]) - mean;
+        q += d * d;
+    }
+    float rstd = 1.0f / sqrtf(seer_cu_warp_sum(q) / (float)C + eps);
+    for (int64_t j = lane; j < C; j += 32) {
+        float v = (seer_cu_f(xr[j]) - mean) * rstd;
+        if (w) v *= w[j];
+        if (b) v += b[j];
+        yr[j] = seer_cu_store<T>(v);
+    }
+}
+
+static seer_status check_same(const char *op, const seer_tensor *y, const seer_tensor *x) {
+    char bx[128], by[128];
+    if (!seer_tensor_same_shape(x, y) || x->ndim < 1)
+        return seer_fail(SEER_STATUS_SHAPE, "%s (cuda): x %s and y %s differ", op,
+                         seer_tensor_shape_str(x, bx, sizeof bx),
+                         seer_tensor_shape_str(y, by, sizeof by));
+    SEER_TRY(seer_cu_need_dtype(op, "y", y, x->dtype));
+    SEER_TRY(seer_cu_need_contig(op, "x", x));
+    return seer_cu_need_contig(op, "y", y);
+}
+
+// p must be NULL or a contiguous F32 [n].
+static seer_status check_param(const char *op, const char *what, const seer_tensor *p, int64_t n) {
+    if (!p) return SEER_STATUS_OK;
+    char bp[128];
+    if (p->ndim != 1 || p->shape[0] != n || p->dtype != SEER_F32 || !seer_tensor_is_contiguous(p))
+        return seer_fail(SEER_STATUS_SHAPE, "%s (cuda): %s is %s, expected [%lld] f32", op, what,
+                         seer_tensor_shape_str(p, bp, sizeof bp), (long long)n);
+    return SEER_STATUS_OK;
+}
+
+static const float *fptr(const seer_tensor *t) {
+    return t ? (const float *)t->data : nullptr;
+}
+
+template <bool RMS>
+static seer_status row_norm(const char *op, seer_tensor *y, const seer_tensor *x,
+                            const seer_tensor *w, const seer_tensor *b, float eps) {
+    SEER_TRY(check_same(op, y, x));
+    int64_t C = x->shape[x->ndim - 1];
+    SEER_TRY(check_param(op, "weight", w, C));
+    SEER_TRY(check_param(op, "bias", b, C));
+    int64_t n = seer_tensor_numel(x);
+    if (n == 0) return SEER_STATUS_OK;
+    int64_t rows = n / C;
+    int64_t blocks = (rows + NORM_ROWS_PER_BLOCK - 1) / NORM_ROWS_PER_BLOCK;
+    if (blocks > 0x7fffffff)
+        return seer_fail(SEER_STATUS_UNSUPPORTED, "%s (cuda): %lld rows", op, (long long)rows);
+    return seer_cu_dispatch_float(x->dtype, op, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        row_norm_kernel<T, RMS>
+            <<<(unsigned)blocks, 32 * NORM_ROWS_PER_BLOCK, 0, seer_cu_stream()>>>(
+                (T *)y->data, (const T *)x->data, fptr(w), fptr(b), rows, C, eps);
+        return SEER_CU(seer_cu_launched());
+    });
+}
+
+seer_status seer_cuda_layer_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                 const seer_tensor *b, float eps) {
+    return row_norm<false>("layer_norm", y, x, w, b, eps);
+}
+
+seer_status seer_cuda_rms_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                               float eps) {
+    return row_norm<true>("rms_norm", y, x, w, nullptr, eps);
+}
+
+// ---- group norm ----------------------------------------------------------------------------
+
+// x, y: [B, S, C] (S = every dim between batch and channels), G groups of Cg = C / G
+// channels. One block per (b, g) reduces the S * Cg values of the group.
+template <typename T>
+__global__ void group_norm_kernel(T *y, const T *x, const float *w, const float *b, int64_t S,
+                                  int64_t C, int G, float eps) {
+    __shared__ float scratch[32];
+    int64_t bi = blockIdx.x / G, g = blockIdx.x % G, cg = C / G, n = S * cg;
+    const T *xb = x + bi * S * C + g * cg;
+    T *yb = y + bi * S * C + g * cg;
+    float s = 0.0f;
+    for (int64_t e = threadIdx.x; e < n; e += blockDim.x)
+        s += seer_cu_f(xb[(e / cg) * C + e % cg]);
+    float mean = seer_cu_block_sum(s, scratch) / (float)n;
+    float q = 0.0f;
+    for (int64_t e = threadIdx.x; e < n; e += blockDim.x) {
+        float d = seer_cu_f(xb[(e / cg) * C + e % cg]) - mean;
+        q += d * d;
+    }
+    float rstd = 1.0f / sqrtf(seer_cu_block_sum(q, scratch) / (float)n + eps);
+    for (int64_t e = threadIdx.x; e < n; e += blockDim.x) {
+        int64_t off = (e / cg) * C + e % cg, c = g * cg + e % cg;
+        float v = (seer_cu_f(xb[off]) - mean) * rstd;
+        if (w) v *= w[c];
+        if (b) v += b[c];
+        yb[off] = seer_cu_store<T>(v);
+    }
+}
+
+seer_status seer_cuda_group_norm(seer_tensor *y, const seer_tensor *x, int groups,
+                                 const seer_tensor *w, const seer_tensor *b, float eps) {
+    SEER_TRY(check_same("group_norm", y, x));
+    char bx[128];
+    int64_t C = x->shape[x->ndim - 1];
+    if (x->ndim < 2 || groups < 1 || C % groups)
+        return seer_fail(SEER_STATUS_SHAPE, "group_norm (cuda): x %s with %d groups",
+                         seer_tensor_shape_str(x, bx, sizeof bx), groups);
+    SEER_TRY(check_param("group_norm", "weight", w, C));
+    SEER_TRY(check_param("group_norm", "bias", b, C));
+    int64_t n = seer_tensor_numel(x);
+    if (n == 0) return SEER_STATUS_OK;
+    int64_t B = x->shape[0], S = n / (B * C);
+    if (B * groups > 0x7fffffff)
+        return seer_fail(SEER_STATUS_UNSUPPORTED, "group_norm (cuda): %lld groups in all",
+                         (long long)(B * groups));
+    return seer_cu_dispatch_float(x->dtype, "group_norm", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        group_norm_kernel<T><<<(unsigned)(B * groups), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (T *)y->data, (const T *)x->data, fptr(w), fptr(b), S, C, groups, eps);
+        return SEER_CU(seer_cu_launched());
+    });
+}
+
+// ---- batch norm (inference) ----------------------------------------------------------------
+
+template <typename T>
+__global__ void batch_norm_kernel(T *y, const T *x, const float *mean, const float *var,
+                                  const float *w, const float *b, int64_t n, int64_t C, float eps) {
+    SEER_CU_FOR(i, n) {
+        int64_t c = i % C;
+        float v = (seer_cu_f(x[i]) - mean[c]) * ((w ? w[c] : 1.0f) / sqrtf(var[c] + eps));
+        if (b) v += b[c];
+        y[i] = seer_cu_store<T>(v);
+    }
+}
+
+seer_status seer_cuda_batch_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *mean,
+                                 const seer_tensor *var, const seer_tensor *w, const seer_tensor *b,
+                                 float eps) {
+    SEER_TRY(check_same("batch_norm", y, x));
+    int64_t C = x->shape[x->ndim - 1];
+    if (!mean || !var)
+        return seer_fail(SEER_STATUS_ARG, "batch_norm (cuda): running mean and var are required");
+    SEER_TRY(check_param("batch_norm", "mean", mean, C));
+    SEER_TRY(check_param("batch_norm", "var", var, C));
+    SEER_TRY(check_param("batch_norm", "weight", w, C));
+    SEER_TRY(check_param("batch_norm", "bias", b, C));
+    int64_t n = seer_tensor_numel(x);
+    if (n == 0) return SEER_STATUS_OK;
+    return seer_cu_dispatch_float(x->dtype, "batch_norm", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        batch_norm_kernel<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (T *)y->data, (const T *)x->data, fptr(mean), fptr(var), fptr(w), fptr(b), n, C, eps);
+        return SEER_CU(seer_cu_launched());
+    });
+}

@@ -1,0 +1,214 @@
+// Every op a model may call. Backend-neutral: each op validates its inputs, allocates its
+// output in the context's arena, and runs on the device of the context (all inputs must be
+// on that device). On any failure the op records a message in the context (sticky) and
+// returns NULL; an op given a NULL input returns NULL.
+//
+// Conventions
+// - Image tensors are channels-last: [B, H, W, C]. Token tensors are [B, L, C].
+// - Float tensors of one op share one dtype (F32 on CPU; F32, F16 or BF16 on CUDA, with F32
+//   accumulation), except 1-D parameters (bias, norm weight/bias, BN statistics), which are
+//   always F32.
+// - Index tensors are I32 or I64. Ops that return indices return I64.
+// - Conv weights are OHWI: [C_out, kh, kw, C_in / groups] (PyTorch's OIHW is transposed once
+//   at load time: seer_conv_weight_from_oihw).
+// - Inputs may be non-contiguous views unless an op says otherwise; outputs are contiguous.
+#ifndef SEER_OPS_H
+#define SEER_OPS_H
+
+#include "core/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+// ---- data movement -------------------------------------------------------------------------
+seer_tensor *seer_new(seer_ctx *c, seer_dtype dt, int ndim, const int64_t *shape);
+seer_tensor *seer_fill(seer_ctx *c, seer_tensor *x, double value);  // in place; returns x
+// Copy of x in the context's device memory, contiguous, converted to dtype `dt`.
+// x may live on any device (host<->device upload/download happens here).
+seer_tensor *seer_to(seer_ctx *c, const seer_tensor *x, seer_dtype dt);
+seer_tensor *seer_contiguous(seer_ctx *c, const seer_tensor *x);  // copy only if needed
+// Upload host floats (contiguous, F32) into a new tensor of dtype dt.
+seer_tensor *seer_from_host(seer_ctx *c, const float *src, seer_dtype dt, int ndim,
+                            const int64_t *shape);
+// Download x (any dtype convertible to float) into host floats, numel(x) of them.
+seer_status seer_to_host(seer_ctx *c, const seer_tensor *x, float *dst);
+
+// Views (no copy; the returned descriptor lives in the arena).
+seer_tensor *seer_reshape(seer_ctx *c, const seer_tensor *x, int ndim, const int64_t *shape);
+seer_tensor *seer_narrow(seer_ctx *c, const seer_tensor *x, int dim, int64_t start, int64_t len);
+seer_tensor *seer_permute(seer_ctx *c, const seer_tensor *x, const int *perm);  // view
+// Permute and copy into a contiguous tensor (the "transpose" op).
+seer_tensor *seer_permute_copy(seer_ctx *c, const seer_tensor *x, const int *perm);
+
+// ---- matrix products -----------------------------------------------------------------------
+// out[..., M, N] = alpha * op(a) @ op(b) + bias, op = transpose of the last two dims when
+// trans_* is set. a: [..., M, K] (trans_a: [..., K, M]); b: [..., K, N] (trans_b: [..., N, K]).
+// Leading (batch) dims broadcast; b may be 2-D for a shared weight. bias: [N] or NULL.
+seer_tensor *seer_matmul(seer_ctx *c, const seer_tensor *a, const seer_tensor *b, bool trans_a,
+                         bool trans_b, float alpha, const seer_tensor *bias);
+// PyTorch nn.Linear: x [..., in], w [out, in], b [out] or NULL -> [..., out].
+seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                         const seer_tensor *b);
+
+// ---- convolution and pooling (NHWC) --------------------------------------------------------
+typedef struct seer_conv2d_params {
+    int stride_h, stride_w;
+    int pad_h, pad_w;  // symmetric zero padding
+    int dil_h, dil_w;
+    int groups;
+} seer_conv2d_params;
+// Zero-initialized fields mean stride 1, pad 0, dilation 1, groups 1.
+// x: [B, H, W, C_in]; w: [C_out, kh, kw, C_in / groups]; b: [C_out] or NULL.
+seer_tensor *seer_conv2d(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                         const seer_tensor *b, const seer_conv2d_params *p);
+// Host-side: OIHW (PyTorch) F32 weights -> OHWI, into dst (same number of floats).
+void seer_conv_weight_from_oihw(float *dst, const float *src, int64_t o, int64_t i, int64_t kh,
+                                int64_t kw);
+
+typedef enum seer_pool_mode { SEER_POOL_AVG = 0, SEER_POOL_MAX } seer_pool_mode;
+typedef struct seer_pool2d_params {
+    seer_pool_mode mode;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;  // 0 = kernel size (PyTorch default)
+    int pad_h, pad_w;
+    bool ceil_mode;
+    bool count_include_pad;  // avg only; PyTorch's default is true
+} seer_pool2d_params;
+// Output size as PyTorch: floor or ceil of (H + 2p - k) / s + 1; with ceil_mode, a window
+// that would start in the right padding is dropped. Windows that run past the padded input
+// average over their valid part (and over padding if count_include_pad).
+seer_tensor *seer_pool2d(seer_ctx *c, const seer_tensor *x, const seer_pool2d_params *p);
+// PyTorch adaptive_avg_pool2d: window i spans [floor(i*H/oh), ceil((i+1)*H/oh)).
+seer_tensor *seer_adaptive_avg_pool2d(seer_ctx *c, const seer_tensor *x, int out_h, int out_w);
+
+// ---- normalization -------------------------------------------------------------------------
+// Over the last dim. w, b: [C] or NULL.
+seer_tensor *seer_layer_norm(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                             const seer_tensor *b, float eps);
+seer_tensor *seer_rms_norm(seer_ctx *c, const seer_tensor *x, const seer_tensor *w, float eps);
+// x: [B, ..., C] channels-last; statistics per (batch, group) over every other dim and the
+// C / groups channels of the group. w, b: [C] or NULL.
+seer_tensor *seer_group_norm(seer_ctx *c, const seer_tensor *x, int groups,
+                             const seer_tensor *w, const seer_tensor *b, float eps);
+// Inference batch norm over the last dim: (x - mean) / sqrt(var + eps) * w + b.
+seer_tensor *seer_batch_norm(seer_ctx *c, const seer_tensor *x, const seer_tensor *mean,
+                             const seer_tensor *var, const seer_tensor *w,
+                             const seer_tensor *b, float eps);
+// Host-side: fold inference BN (over C_out) into a conv's OHWI weight and bias (bias may be
+// NULL on input, then bias_out gets the folded bias; bias_out has C_out floats).
+void seer_bn_fold(float *w_ohwi, int64_t c_out, int64_t per_out, const float *bias,
+                  const float *mean, const float *var, const float *gamma, const float *beta,
+                  float eps, float *bias_out);
+
+// ---- elementwise ---------------------------------------------------------------------------
+typedef enum seer_unary_op {
+    SEER_UNARY_RELU = 0,
+    SEER_UNARY_GELU,       // erf form (PyTorch default)
+    SEER_UNARY_GELU_TANH,  // tanh approximation
+    SEER_UNARY_SILU,
+    SEER_UNARY_SIGMOID,
+    SEER_UNARY_TANH,
+    SEER_UNARY_EXP,
+    SEER_UNARY_SQRT,
+    SEER_UNARY_ABS,
+    SEER_UNARY_AFFINE,     // alpha * x + beta
+    SEER_UNARY_COUNT
+} seer_unary_op;
+seer_tensor *seer_unary(seer_ctx *c, const seer_tensor *x, seer_unary_op op, float alpha,
+                        float beta);
+seer_tensor *seer_relu(seer_ctx *c, const seer_tensor *x);
+seer_tensor *seer_gelu(seer_ctx *c, const seer_tensor *x);
+seer_tensor *seer_gelu_tanh(seer_ctx *c, const seer_tensor *x);
+seer_tensor *seer_silu(seer_ctx *c, const seer_tensor *x);
+seer_tensor *seer_sigmoid(seer_ctx *c, const seer_tensor *x);
+seer_tensor *seer_scale(seer_ctx *c, const seer_tensor *x, float alpha, float beta);
+
+typedef enum seer_binary_op {
+    SEER_BINARY_ADD = 0,
+    SEER_BINARY_SUB,
+    SEER_BINARY_MUL,
+    SEER_BINARY_DIV,
+    SEER_BINARY_MAX,
+    SEER_BINARY_MIN,
+    SEER_BINARY_COUNT
+} seer_binary_op;
+// NumPy broadcasting (shapes aligned at the right; size-1 dims stretch).
+seer_tensor *seer_binary(seer_ctx *c, const seer_tensor *a, const seer_tensor *b,
+                         seer_binary_op op);
+seer_tensor *seer_add(seer_ctx *c, const seer_tensor *a, const seer_tensor *b);
+seer_tensor *seer_sub(seer_ctx *c, const seer_tensor *a, const seer_tensor *b);
+seer_tensor *seer_mul(seer_ctx *c, const seer_tensor *a, const seer_tensor *b);
+
+// softmax(scale * x + bias) over the last dim; bias (may be NULL) broadcasts to x and may
+// hold -inf. Entries at -inf get probability 0; a row with every entry -inf gives all zeros
+// (PyTorch gives NaN there).
+seer_tensor *seer_softmax(seer_ctx *c, const seer_tensor *x, float scale, const seer_tensor *bias);
+seer_tensor *seer_log_softmax(seer_ctx *c, const seer_tensor *x, float scale);
+
+// ---- reductions and selection --------------------------------------------------------------
+typedef enum seer_reduce_op { SEER_REDUCE_SUM = 0, SEER_REDUCE_MEAN, SEER_REDUCE_MAX } seer_reduce_op;
+// Reduce one dim (removed from the output shape).
+seer_tensor *seer_reduce(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op);
+// Top k over the last dim, descending; ties keep the lower index first. values: x's dtype,
+// indices: I64; both [..., k]. Either output pointer may be NULL.
+seer_status seer_topk(seer_ctx *c, const seer_tensor *x, int64_t k, seer_tensor **values,
+                      seer_tensor **indices);
+seer_tensor *seer_argmax(seer_ctx *c, const seer_tensor *x);  // last dim, first max; I64 [...]
+
+// ---- shape and indexing --------------------------------------------------------------------
+seer_tensor *seer_concat(seer_ctx *c, const seer_tensor *const *xs, int n, int dim);
+// Split along dim into n contiguous copies of the given sizes (sum = x.shape[dim]).
+seer_status seer_split(seer_ctx *c, const seer_tensor *x, int dim, const int64_t *sizes, int n,
+                       seer_tensor **outs);
+// out = x.index_select(dim, idx); idx: 1-D.
+seer_tensor *seer_index_select(seer_ctx *c, const seer_tensor *x, int dim, const seer_tensor *idx);
+// torch.gather: out[i][j][k] = x[i][idx[i][j][k]][k] (dim = 1); out has idx's shape.
+seer_tensor *seer_gather(seer_ctx *c, const seer_tensor *x, int dim, const seer_tensor *idx);
+// torch.scatter (out of place): out = copy of x; out[i][idx[i][j][k]][k] = src[i][j][k].
+// Duplicate indices: the last write in row-major order wins (CPU); undefined across CUDA
+// threads, as in PyTorch.
+seer_tensor *seer_scatter(seer_ctx *c, const seer_tensor *x, int dim, const seer_tensor *idx,
+                          const seer_tensor *src);
+// Zero (or value) padding of an NHWC tensor's H and W.
+seer_tensor *seer_pad2d(seer_ctx *c, const seer_tensor *x, int top, int bottom, int left,
+                        int right, float value);
+
+// ---- spatial -------------------------------------------------------------------------------
+typedef enum seer_resize_mode {
+    SEER_RESIZE_NEAREST = 0,  // PyTorch 'nearest': src = floor(dst * in / out)
+    SEER_RESIZE_BILINEAR,
+    SEER_RESIZE_BICUBIC,      // a = -0.75, borders clamped, as torch.nn.functional.interpolate
+} seer_resize_mode;
+// NHWC resize without antialiasing (PyTorch tensor semantics). align_corners as PyTorch
+// (ignored for nearest).
+seer_tensor *seer_resize(seer_ctx *c, const seer_tensor *x, int out_h, int out_w,
+                         seer_resize_mode mode, bool align_corners);
+
+typedef struct seer_unfold_params {
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;  // 0 = 1
+    int pad_h, pad_w;
+    int dil_h, dil_w;        // 0 = 1
+} seer_unfold_params;
+// x: [B, H, W, C] -> [B, Ho, Wo, kh * kw, C]: window (i, j) at output (y, x) reads input
+// (y*s - p + i*d, x*s - p + j*d), zero outside. Ho, Wo as for a convolution.
+seer_tensor *seer_unfold(seer_ctx *c, const seer_tensor *x, const seer_unfold_params *p);
+// Adjoint of unfold: x: [B, Ho, Wo, kh * kw, C] -> [B, H, W, C], overlapping windows summed,
+// padded positions dropped.
+seer_tensor *seer_fold(seer_ctx *c, const seer_tensor *x, int out_h, int out_w,
+                       const seer_unfold_params *p);
+
+// ---- attention -----------------------------------------------------------------------------
+// Scaled dot-product attention: softmax(scale * q k^T + bias) v.
+// q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv]; bias: NULL or [Bb, Hb, Lq, Lk] with
+// Bb in {1, B} and Hb in {1, H}, may hold -inf (masked). Out: [B, H, Lq, Dv].
+seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                            const seer_tensor *v, const seer_tensor *bias, float scale);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,53 @@
+// Op front for scaled dot-product attention: softmax(scale * q k^T + bias) v.
+#include "core/ops_common.h"
+
+seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                            const seer_tensor *v, const seer_tensor *bias, float scale) {
+    SEER_OP_BEGIN(c, "attention", q, k, v);
+    if (bias && !seer_op_check_device(c, "attention", bias)) return NULL;
+    if (!seer_op_check_float(c, "attention", q)) return NULL;
+    char bq[128], bk[128], bv[128], bb[128];
+    seer_tensor_shape_str(q, bq, sizeof bq);
+    seer_tensor_shape_str(k, bk, sizeof bk);
+    seer_tensor_shape_str(v, bv, sizeof bv);
+    if (k->dtype != q->dtype || v->dtype != q->dtype || (bias && bias->dtype != q->dtype)) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "attention: q, k, v%s must share one dtype, got q %s, k %s, v %s%s%s",
+                      bias ? " and bias" : "", bq, bk, bv, bias ? ", bias " : "",
+                      bias ? seer_tensor_shape_str(bias, bb, sizeof bb) : "");
+        return NULL;
+    }
+    // q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv]
+    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4 || k->shape[0] != q->shape[0] ||
+        k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] ||
+        v->shape[0] != q->shape[0] || v->shape[1] != q->shape[1] || v->shape[2] != k->shape[2]) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "attention: expected q [B, H, Lq, D], k [B, H, Lk, D], v [B, H, Lk, Dv]; "
+                      "got q %s, k %s, v %s",
+                      bq, bk, bv);
+        return NULL;
+    }
+    int64_t B = q->shape[0], H = q->shape[1], Lq = q->shape[2], Lk = k->shape[2];
+    // bias: [Bb, Hb, Lq, Lk] with Bb in {1, B}, Hb in {1, H}
+    if (bias && (bias->ndim != 4 || (bias->shape[0] != 1 && bias->shape[0] != B) ||
+                 (bias->shape[1] != 1 && bias->shape[1] != H) || bias->shape[2] != Lq ||
+                 bias->shape[3] != Lk)) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "attention: bias must be [1 or %lld, 1 or %lld, %lld, %lld] for q %s and "
+                      "k %s, got %s",
+                      (long long)B, (long long)H, (long long)Lq, (long long)Lk, bq, bk,
+                      seer_tensor_shape_str(bias, bb, sizeof bb));
+        return NULL;
+    }
+    const seer_tensor *qc = seer_op_contig(c, q);
+    const seer_tensor *kc = qc ? seer_op_contig(c, k) : NULL;
+    const seer_tensor *vc = kc ? seer_op_contig(c, v) : NULL;
+    const seer_tensor *bc = vc && bias ? seer_op_contig(c, bias) : NULL;
+    if (!vc || (bias && !bc)) return NULL;
+    // out: [B, H, Lq, Dv]
+    int64_t shape[4] = {B, H, Lq, v->shape[3]};
+    seer_tensor *out = seer_ctx_tensor(c, q->dtype, 4, shape);
+    if (!out) return NULL;
+    return seer_op_finish(c, "attention",
+                          seer_op_backend(c)->attention(out, qc, kc, vc, bc, scale), out);
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Benchmarks and end-to-end runs on the GPU machine, after `scripts/gpu-check.sh pack` here.
+# Carry [".gpu"]; optional inputs placed in .gpu/ before the call:
+#   .gpu/cifar_test.tar.xz      the CIFAR-10 test folder (tar of test/<class>/*.jpg)
+#   .gpu/models/*.safetensors   converted weights (resnet20, resnet56, ...)
+# Prints a short table last; full logs go to $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/gpu-check.sh unpack
+out=${OUT:-/tmp}
+export SEER_MODELS=$PWD/.gpu/models
+
+echo "== ops benchmark =="
+"$SEER_BIN"/seer_bench ops 2>&1 | tee "$out/bench-ops.log"
+
+if [[ -f .gpu/cifar_test.tar.xz ]]; then
+  mkdir -p /tmp/cifar && xz -dc .gpu/cifar_test.tar.xz | tar -C /tmp/cifar -xf -
+  for m in resnet20 resnet56; do
+    [[ -f .gpu/models/$m.safetensors ]] || continue
+    for prec in f32 bf16; do
+      echo "== $m cuda $prec: seer eval top1 on cifar10/test =="
+      "$SEER_BIN"/seer eval top1 --model $m --device cuda --precision $prec --data /tmp/cifar/test \
+        --batch 256 --output "$out/$m-cuda-$prec.jsonl" 2>&1 | grep -E "top-1|speed|images" | tee -a "$out/resnet-cuda.log"
+    done
+  done
+fi

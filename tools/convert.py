@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""Convert an official checkpoint into a seer .safetensors file.
+
+    tools/convert.py INPUT OUTPUT --arch NAME [--preprocess STR] [--meta KEY=VALUE ...]
+
+INPUT: a PyTorch checkpoint (.pth, .pth.tar, .th, .bin; zip or legacy format) or a
+.safetensors file (timm's). Wrappers ('state_dict', 'model', 'model_ema', 'nnet_ema', ...) and
+a 'module.' prefix are removed; BatchNorm 'num_batches_tracked' counters are dropped. Tensor
+names stay the official state_dict keys. Metadata: seer.arch = NAME, plus seer.preprocess and
+any --meta pairs. Runs without torch (numpy only); torch is not imported.
+
+FID Inception weights: pytorch-fid's pt_inception-2015-12-05-6726825d.pth is a plain state dict
+in torchvision's Inception3 layout without AuxLogits (Conv2d_1a_3x3.conv.weight, ...,
+fc.weight [1008, 2048]); it converts as is:
+
+    tools/convert.py pt_inception-2015-12-05-6726825d.pth inception_v3_fid.safetensors \
+        --arch inception_v3_fid
+
+torchvision's own ImageNet Inception-v3 (1000 classes, AuxLogits) is a different network and
+is refused for that arch.
+
+VOLO: timm's volo_*.sail_in1k model.safetensors and the official sail-sg/volo releases
+(d1_224_84.2.pth.tar, ...: a state dict, or one under 'state_dict' with 'module.' prefixes, as
+timm's checkpoint saver writes it) share timm's keys and convert as is; the preset is checked
+against the checkpoint's shapes:
+
+    tools/convert.py d1_224_84.2.pth.tar volo_d1_224.safetensors --arch volo_d1_224
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seer_st  # noqa: E402
+
+WRAPPER_KEYS = ("state_dict", "model", "model_ema", "state_dict_ema", "nnet_ema", "nnet",
+                "module", "net", "params")
+
+
+def find_state_dict(obj, key=None):
+    """The dict of name -> array inside a loaded checkpoint."""
+    if key:
+        if not isinstance(obj, dict) or key not in obj:
+            raise SystemExit(f"convert: the checkpoint has no '{key}' entry "
+                             f"(top-level keys: {', '.join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__})")
+        return obj[key]
+    if isinstance(obj, dict) and obj and all(isinstance(v, np.ndarray) for v in obj.values()):
+        return obj
+    if isinstance(obj, dict):
+        for k in WRAPPER_KEYS:
+            if k in obj and isinstance(obj[k], dict):
+                return find_state_dict(obj[k])
+    raise SystemExit("convert: no state dict found (expected a dict of tensors, or one under "
+                     f"{', '.join(WRAPPER_KEYS)})")
+
+
+def clean(sd):
+    names = list(sd)
+    if names and all(n.startswith("module.") for n in names):
+        sd = {n[len("module."):]: v for n, v in sd.items()}
+    return {n: v for n, v in sd.items() if not n.endswith("num_batches_tracked")}
+
+
+# VOLO presets by (outlooker blocks, stage-1 width); the resolution is the pos_embed grid * 16.
+VOLO_DEPTHS = {(4, 192): "d1", (6, 256): "d2", (8, 256): "d3", (8, 384): "d4", (12, 384): "d5"}
+VOLO_PRESETS = ("volo_d1_224", "volo_d1_384", "volo_d2_224", "volo_d2_384", "volo_d3_224",
+                "volo_d3_448", "volo_d4_224", "volo_d4_448", "volo_d5_224", "volo_d5_448",
+                "volo_d5_512")
+
+
+def volo_preset_of(sd):
+    """The timm preset a VOLO state dict (timm or official sail-sg/volo keys) belongs to, or None."""
+    if "pos_embed" not in sd or "network.0.0.norm1.weight" not in sd:
+        return None
+    blocks = len({n.split(".")[2] for n in sd if n.startswith("network.0.")})
+    d = VOLO_DEPTHS.get((blocks, sd["network.0.0.norm1.weight"].shape[0]))
+    name = f"volo_{d}_{sd['pos_embed'].shape[1] * 16}" if d else None
+    return name if name in VOLO_PRESETS else None
+
+
+def check_layout(sd, arch):
+    """Refuse key layouts that belong to another implementation of the same model."""
+    if any(n.startswith("van.encoder.") for n in sd):
+        raise SystemExit("convert: this is the Hugging Face transformers VAN layout "
+                         "(van.encoder.*); seer loads the official VAN-Classification checkpoints "
+                         "(keys block1.0.*, patch_embed1.*)")
+    if arch in VOLO_PRESETS:
+        # Official file names (d1_224_84.2.pth.tar) are easy to pair with the wrong preset.
+        found = volo_preset_of(sd)
+        if found and found != arch:
+            raise SystemExit(f"convert: this VOLO checkpoint is {found} (outlooker depth, width and "
+                             f"pos_embed grid), not {arch}: use --arch {found}")
+    if arch == "inception_v3_fid":
+        fc = sd.get("fc.weight")
+        if any(n.startswith("AuxLogits.") for n in sd) or (fc is not None and fc.shape[0] != 1008):
+            raise SystemExit("convert: this is torchvision's ImageNet Inception-v3 (AuxLogits, 1000 "
+                             "classes); FID needs pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
+                             "(TensorFlow's FID graph, fc of 1008 classes)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("input")
+    ap.add_argument("output")
+    ap.add_argument("--arch", required=True, help="seer registry name, e.g. resnet56, volo_d1_224")
+    ap.add_argument("--preprocess", help="preset string stored as seer.preprocess")
+    ap.add_argument("--key", help="take the state dict from this top-level entry")
+    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--half", action="store_true", help="store float tensors as F16")
+    args = ap.parse_args(argv)
+
+    if args.input.endswith(".safetensors"):
+        sd, meta = seer_st.read_safetensors(args.input)
+    else:
+        sd, meta = find_state_dict(seer_st.load_torch_checkpoint(args.input), args.key), {}
+    sd = clean(sd)
+    check_layout(sd, args.arch)
+    out = {}
+    for n, v in sd.items():
+        v = np.asarray(v)
+        if v.dtype == np.float64 or (args.half and v.dtype == np.float32):
+            v = v.astype(np.float16 if args.half else np.float32)
+        if v.dtype == np.bool_:
+            v = v.astype(np.uint8)
+        out[n] = v
+    meta = dict(meta)
+    meta["seer.arch"] = args.arch
+    meta["seer.source"] = os.path.basename(args.input)
+    if args.preprocess:
+        meta["seer.preprocess"] = args.preprocess
+    for kv in args.meta:
+        if "=" not in kv:
+            raise SystemExit(f"convert: --meta wants KEY=VALUE, got '{kv}'")
+        k, v = kv.split("=", 1)
+        meta[k] = v
+    seer_st.write_safetensors(args.output, out, meta)
+    total = sum(v.size for v in out.values())
+    print(f"convert: wrote {args.output}: {len(out)} tensors, {total:,} values, arch {args.arch}")
+
+
+if __name__ == "__main__":
+    main()
