@@ -96,13 +96,26 @@ seer_status seer_load_conv_bn(seer_loader *l, seer_model *m, const char *conv, c
     float *oihw = seer_load_host(l, conv, 4, wshape), *bnp[4] = {0};
     for (int i = 0; i < 4 && oihw && (i == 0 || bnp[i - 1]); i++)
         bnp[i] = seer_load_host(l, seer_loader_name(l, "%s.%s", bn, bn_parts[i]), 1, vshape);
+    // A conv with its own bias ("<name>.bias" next to "<name>.weight") folds it in too.
+    float *conv_bias = NULL;
+    size_t len = strlen(conv);
+    if (bnp[3] && len > 7 && strcmp(conv + len - 7, ".weight") == 0) {
+        const char *bname = seer_loader_name(l, "%.*s.bias", (int)(len - 7), conv);
+        if (seer_st_find(l->file, bname) >= 0) {
+            conv_bias = seer_load_host(l, bname, 1, vshape);
+            if (!conv_bias) {  // shape error reported: skip the fold, clean up below
+                free(bnp[3]);
+                bnp[3] = NULL;
+            }
+        }
+    }
     seer_status st = l->status;
     if (bnp[3]) {
         float *ohwi = malloc(sizeof(float) * (size_t)(c_out * per_out));
         float *bias = malloc(sizeof(float) * (size_t)c_out);
         if (ohwi && bias) {
             seer_conv_weight_from_oihw(ohwi, oihw, c_out, c_in_per_group, kh, kw);
-            seer_bn_fold(ohwi, c_out, per_out, NULL, bnp[2], bnp[3], bnp[0], bnp[1], eps, bias);
+            seer_bn_fold(ohwi, c_out, per_out, conv_bias, bnp[2], bnp[3], bnp[0], bnp[1], eps, bias);
             *w = upload(m, conv, 4, (int64_t[]){c_out, kh, kw, c_in_per_group}, ohwi);
             *b = *w ? seer_weights_add(m->weights, seer_loader_name(l, "%s.folded_bias", bn),
                                        SEER_F32, 1, vshape, bias)
@@ -115,6 +128,7 @@ seer_status seer_load_conv_bn(seer_loader *l, seer_model *m, const char *conv, c
         free(bias);
     }
     free(oihw);
+    free(conv_bias);
     for (int i = 0; i < 4; i++) free(bnp[i]);
     return st;
 }

@@ -65,8 +65,9 @@ float *seer_load_host(seer_loader *l, const char *name, int ndim, const int64_t 
 // A conv weight [c_out, c_in/groups, k, k] (PyTorch OIHW) uploaded as OHWI.
 seer_tensor *seer_load_conv(seer_loader *l, seer_model *m, const char *name, int64_t c_out,
                             int64_t c_in_per_group, int64_t kh, int64_t kw);
-// A conv without bias followed by BatchNorm2d `bn` (weight, bias, running_mean, running_var):
-// the BN is folded into the conv at load time. Outputs the OHWI weight and the F32 bias.
+// A conv followed by BatchNorm2d `bn` (weight, bias, running_mean, running_var): the BN is
+// folded into the conv at load time, and so is the conv's own bias when the file has one
+// (`conv` ends in ".weight" and "<prefix>.bias" exists). Outputs the OHWI weight and F32 bias.
 seer_status seer_load_conv_bn(seer_loader *l, seer_model *m, const char *conv, const char *bn,
                               int64_t c_out, int64_t c_in_per_group, int64_t kh, int64_t kw,
                               float eps, seer_tensor **w, seer_tensor **b);

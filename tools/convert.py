@@ -25,6 +25,31 @@ timm's checkpoint saver writes it) share timm's keys and convert as is; the pres
 against the checkpoint's shapes:
 
     tools/convert.py d1_224_84.2.pth.tar volo_d1_224.safetensors --arch volo_d1_224
+
+BiFormer: the official rayleizhu/BiFormer releases (biformer_{tiny,small,base}_in1k.pth, as
+torch.hub names them; the model under 'model', next to optimizer/scheduler state) convert as
+is; the preset is checked against the checkpoint (stem width, depth of stage 3):
+
+    tools/convert.py biformer_tiny_in1k.pth biformer_tiny.safetensors --arch biformer_tiny
+
+VAN: the official VAN-Classification releases (van_tiny_754.pth.tar, van_small_811.pth.tar,
+van_base_828.pth.tar, van_large_839.pth.tar for van_b0..van_b3, from the Hugging Face
+Visual-Attention-Network/VAN-*-original repos or the README's links; the model under
+'state_dict') convert as is; the preset is checked against the checkpoint (widths, depths).
+Hugging Face transformers' VAN checkpoints (Visual-Attention-Network/van-base, ...: keys
+van.encoder.*) are another layout and are refused:
+
+    tools/convert.py van_tiny_754.pth.tar van_b0.safetensors --arch van_b0
+
+ENAT (generate/enat.h; ENAT's nnet_ema.pth, a plain state dict) and the MAGE/ENAT VQGAN tokenizer
+(tokenizer/vqgan.h; vqgan_jax_strongaug.ckpt, a Lightning {'state_dict': ...}):
+
+    tools/convert.py nnet_ema.pth enat_l.safetensors --arch enat_l           # or enat_l_512
+    tools/convert.py vqgan_jax_strongaug.ckpt vq-f16-jax.safetensors --arch vq-f16-jax
+
+Tensors these models never read are dropped (VQGAN: loss/discriminator, if present; ENAT: the
+unused prev_embedder). Other configs go in --meta (vqgan.ch, vqgan.ch_mult=1,1,2,2,4, ...,
+enat.depth_enc, enat.num_heads, ...: see the headers).
 """
 import argparse
 import os
@@ -80,12 +105,68 @@ def volo_preset_of(sd):
     return name if name in VOLO_PRESETS else None
 
 
+def biformer_preset_of(sd):
+    """biformer_tiny/_small/_base from the stem width and the number of stage-3 blocks."""
+    stem = sd.get("downsample_layers.0.3.weight")
+    if stem is None:
+        return None
+    depth3 = len({n.split(".")[2] for n in sd if n.startswith("stages.2.")})
+    return {(64, 8): "biformer_tiny", (64, 18): "biformer_small",
+            (96, 18): "biformer_base"}.get((int(stem.shape[0]), depth3))
+
+
+def drop_unused(sd, arch):
+    """Tensors of an official ENAT / VQGAN checkpoint that the seer model never reads."""
+    if arch.startswith("vq"):
+        prefixes = ("loss.", "discriminator.", "perceptual_loss.")  # training-only
+    elif arch.startswith("enat"):
+        prefixes = ("prev_embedder.",)  # trained, unused by the forward pass
+    else:
+        return sd
+    dropped = sorted({n.split(".")[0] for n in sd if n.startswith(prefixes)})
+    if dropped:
+        print(f"convert: dropped the unused {', '.join(dropped)} tensors")
+    return {n: v for n, v in sd.items() if not n.startswith(prefixes)}
+
+
+# models/van.py of VAN-Classification: (embed_dims, depths) of each preset.
+VAN_PRESETS = {
+    "van_b0": ((32, 64, 160, 256), (3, 3, 5, 2)), "van_b1": ((64, 128, 320, 512), (2, 2, 4, 2)),
+    "van_b2": ((64, 128, 320, 512), (3, 3, 12, 3)), "van_b3": ((64, 128, 320, 512), (3, 5, 27, 3)),
+    "van_b4": ((64, 128, 320, 512), (3, 6, 40, 3)), "van_b5": ((96, 192, 480, 768), (3, 3, 24, 3)),
+    "van_b6": ((96, 192, 384, 768), (6, 6, 90, 6)),
+}
+
+
+def van_preset_of(sd):
+    """The VAN preset whose widths and depths match an official state dict, or None."""
+    try:
+        dims = tuple(int(sd[f"patch_embed{i}.proj.weight"].shape[0]) for i in range(1, 5))
+    except KeyError:
+        return None
+    depths = tuple(len({n.split(".")[1] for n in sd if n.startswith(f"block{i}.")})
+                   for i in range(1, 5))
+    return next((k for k, v in VAN_PRESETS.items() if v == (dims, depths)), None)
+
+
 def check_layout(sd, arch):
     """Refuse key layouts that belong to another implementation of the same model."""
+    if arch.startswith("biformer_"):
+        found = biformer_preset_of(sd)
+        if found and found != arch:
+            raise SystemExit(f"convert: this BiFormer checkpoint is {found} (stem width and "
+                             f"stage-3 depth), not {arch}: use --arch {found}")
     if any(n.startswith("van.encoder.") for n in sd):
         raise SystemExit("convert: this is the Hugging Face transformers VAN layout "
-                         "(van.encoder.*); seer loads the official VAN-Classification checkpoints "
-                         "(keys block1.0.*, patch_embed1.*)")
+                         "(van.encoder.*, e.g. Visual-Attention-Network/van-base); seer loads the "
+                         "official VAN-Classification checkpoints (keys patch_embed1.*, block1.0.*, "
+                         "norm1.*, head.*: van_tiny_754.pth.tar, ... from the "
+                         "Visual-Attention-Network/VAN-*-original repos)")
+    if arch in VAN_PRESETS:
+        found = van_preset_of(sd)
+        if found and found != arch:
+            raise SystemExit(f"convert: this VAN checkpoint is {found} (stage widths and depths), "
+                             f"not {arch}: use --arch {found}")
     if arch in VOLO_PRESETS:
         # Official file names (d1_224_84.2.pth.tar) are easy to pair with the wrong preset.
         found = volo_preset_of(sd)
@@ -115,7 +196,7 @@ def main(argv=None):
         sd, meta = seer_st.read_safetensors(args.input)
     else:
         sd, meta = find_state_dict(seer_st.load_torch_checkpoint(args.input), args.key), {}
-    sd = clean(sd)
+    sd = drop_unused(clean(sd), args.arch)
     check_layout(sd, args.arch)
     out = {}
     for n, v in sd.items():

@@ -32,6 +32,8 @@ const char *cli_value(int argc, char **argv, int *i);  // value after argv[*i], 
 
 // Resolve --model/--weights into a loaded model on the chosen device; prints errors.
 seer_model *cli_load_model(const cli_model_opts *o, seer_ctx **ctx);
+// A shipped file (assets/<rel>): $SEER_ASSETS, then assets/ next to the executable's tree.
+const char *cli_find_asset(const char *rel, char *buf, size_t n);
 // Where `--model NAME` looks for NAME.safetensors (SEER_MODELS, then assets/models).
 const char *cli_find_weights(const char *name, char *buf, size_t n);
 seer_status cli_preprocess(const cli_model_opts *o, const seer_model *m, seer_preprocess *out);
@@ -73,5 +75,8 @@ void cli_done_free(char **done, int n_done);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_fid(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif

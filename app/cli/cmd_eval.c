@@ -6,8 +6,6 @@
 
 #include "app/cli/cli.h"
 
-int cmd_fid(int argc, char **argv);
-
 static const char *usage =
     "usage: seer eval top1 --data DIR [--labels FILE | --list FILE] [--model NAME | --weights FILE]\n"
     "                      [--batch N] [--device cpu|cuda] [--precision f32|bf16|f16]\n"

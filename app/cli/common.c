@@ -58,9 +58,32 @@ static bool is_file(const char *p) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+const char *cli_find_asset(const char *rel, char *buf, size_t n) {
+    const char *env = getenv("SEER_ASSETS");
+    if (env) {
+        snprintf(buf, n, "%s/%s", env, rel);
+        if (is_file(buf)) return buf;
+    }
+    // Next to the executable's source tree (build/seer -> ../assets), an installed share
+    // folder, then the current folder.
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        const char *dirs[] = {"../assets", "../../assets", "../share/seer"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(buf, n, "%s/%s/%s", exe, dirs[k], rel);
+            if (is_file(buf)) return buf;
+        }
+    }
+    snprintf(buf, n, "assets/%s", rel);
+    return is_file(buf) ? buf : NULL;
+}
+
 const char *cli_find_weights(const char *name, char *buf, size_t n) {
-    // 1. every folder of SEER_MODELS (colon-separated)
-    const char *env = getenv("SEER_MODELS");
+    const char *env = getenv("SEER_MODELS");  // colon-separated folders, searched first
     if (env) {
         char *copy = strdup(env), *save = NULL;
         for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
@@ -72,22 +95,9 @@ const char *cli_find_weights(const char *name, char *buf, size_t n) {
         }
         free(copy);
     }
-    // 2. assets/models next to the executable's source tree (build/seer -> ../assets/models),
-    //    then an installed share folder, then the current folder.
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        const char *rel[] = {"../assets/models", "../../assets/models", "../share/seer/models"};
-        for (int k = 0; k < 3; k++) {
-            snprintf(buf, n, "%s/%s/%s.safetensors", exe, rel[k], name);
-            if (is_file(buf)) return buf;
-        }
-    }
-    snprintf(buf, n, "assets/models/%s.safetensors", name);
-    return is_file(buf) ? buf : NULL;
+    char rel[512];
+    snprintf(rel, sizeof rel, "models/%s.safetensors", name);
+    return cli_find_asset(rel, buf, n);
 }
 
 seer_model *cli_load_model(const cli_model_opts *o, seer_ctx **ctx) {
@@ -152,7 +162,12 @@ seer_status cli_preprocess(const cli_model_opts *o, const seer_model *m, seer_pr
 }
 
 seer_status cli_labels_for(const seer_model *m, const char *labels_path, seer_labels *out) {
+    // Label sets ship as assets/labels/<set>.txt; cifar10 is also built in.
+    char buf[4096], rel[256];
+    snprintf(rel, sizeof rel, "labels/%s.txt", m->arch->labels);
+    const char *asset = labels_path ? NULL : cli_find_asset(rel, buf, sizeof buf);
     seer_status st = labels_path ? seer_labels_load(labels_path, out)
+                     : asset     ? seer_labels_load(asset, out)
                                  : seer_labels_builtin(m->arch->labels, out);
     if (st != SEER_STATUS_OK) return st;
     if (out->count != m->arch->num_classes) {

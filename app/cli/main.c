@@ -1,4 +1,4 @@
-// The `seer` command: classify, evaluate, list models.
+// The `seer` command: classify, evaluate, generate, tokenize, list models.
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +11,8 @@ static const char *usage =
     "  classify PATH...      classify images and folders (seer classify --help)\n"
     "  eval top1 --data DIR  top-1/top-5 accuracy on a labelled folder\n"
     "  eval fid --real A --fake B   Frechet distance between two image sets\n"
+    "  generate --class C    images from a class prompt with ENAT (seer generate --help)\n"
+    "  tokenize              VQ tokenizer: encode, decode, reconstruction PSNR\n"
     "  models                list the architectures and where their weights are\n";
 
 int cmd_models(int argc, char **argv) {
@@ -36,6 +38,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "classify") == 0) return cmd_classify(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "models") == 0) return cmd_models(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     fprintf(stderr, "seer: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }
