@@ -2,6 +2,7 @@
 // share of the machine's measured ceiling (bench/peak.c, bench/peak_cuda.cu).
 //
 //   build/seer_bench ops [--cpu-only] [--threads N]
+//   build/seer_bench model --weights FILE ...   (bench/bench_model.c)
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -105,7 +106,10 @@ static void bench_device(seer_device dev, seer_dtype dt, double peak_gflops, con
     seer_ctx_free(c);
 }
 
+int seer_bench_model(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "model") == 0) return seer_bench_model(argc - 1, argv + 1);
     bool cpu_only = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--cpu-only") == 0) cpu_only = true;

@@ -83,6 +83,9 @@ typedef struct seer_backend {
     // bias: NULL or [Bb, Hb, Lq, Lk] contiguous with Bb in {1, B}, Hb in {1, H}.
     seer_status (*attention)(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
                              const seer_tensor *v, const seer_tensor *bias, float scale);
+    // idx: [B, H, Lq, n] I32/I64 contiguous; see seer_attention_gather.
+    seer_status (*attention_gather)(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
+                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

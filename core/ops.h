@@ -206,6 +206,14 @@ seer_tensor *seer_fold(seer_ctx *c, const seer_tensor *x, int out_h, int out_w,
 // Bb in {1, B} and Hb in {1, H}, may hold -inf (masked). Out: [B, H, Lq, Dv].
 seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                             const seer_tensor *v, const seer_tensor *bias, float scale);
+// Sparse attention over gathered keys: each query attends to its own n keys only.
+// out[b,h,i] = sum_j softmax_j(scale * q[b,h,i] . k[b,h,idx_j]) v[b,h,idx_j], idx_j =
+// idx[b,h,i,j]. q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv], idx: I32/I64
+// [B, H, Lq, n]. A negative index is an empty slot (masked); a row of only empty slots gives
+// zeros. An index >= Lk is an error on the CPU and an empty slot on CUDA (no read-back there).
+// Cost is Lq * n * (D + Dv) per head: what a sparse attention pattern (Sparsifiner) saves.
+seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                                   const seer_tensor *v, const seer_tensor *idx, float scale);
 
 #ifdef __cplusplus
 }

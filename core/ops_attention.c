@@ -51,3 +51,42 @@ seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor
     return seer_op_finish(c, "attention",
                           seer_op_backend(c)->attention(out, qc, kc, vc, bc, scale), out);
 }
+
+seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                                   const seer_tensor *v, const seer_tensor *idx, float scale) {
+    SEER_OP_BEGIN(c, "attention_gather", q, k, v, idx);
+    if (!seer_op_check_float(c, "attention_gather", q) ||
+        !seer_op_check_index(c, "attention_gather", idx))
+        return NULL;
+    char bq[128], bk[128], bv[128], bi[128];
+    seer_tensor_shape_str(q, bq, sizeof bq);
+    seer_tensor_shape_str(k, bk, sizeof bk);
+    seer_tensor_shape_str(v, bv, sizeof bv);
+    seer_tensor_shape_str(idx, bi, sizeof bi);
+    if (k->dtype != q->dtype || v->dtype != q->dtype) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "attention_gather: q, k, v must share one dtype, got q %s, k %s, v %s", bq,
+                      bk, bv);
+        return NULL;
+    }
+    // q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv], idx: [B, H, Lq, n]
+    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4 || idx->ndim != 4 ||
+        k->shape[0] != q->shape[0] || k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] ||
+        v->shape[0] != q->shape[0] || v->shape[1] != q->shape[1] || v->shape[2] != k->shape[2] ||
+        idx->shape[0] != q->shape[0] || idx->shape[1] != q->shape[1] ||
+        idx->shape[2] != q->shape[2]) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "attention_gather: expected q [B, H, Lq, D], k [B, H, Lk, D], "
+                      "v [B, H, Lk, Dv], idx [B, H, Lq, n]; got q %s, k %s, v %s, idx %s",
+                      bq, bk, bv, bi);
+        return NULL;
+    }
+    const seer_tensor *qc = seer_op_contig(c, q), *kc = seer_op_contig(c, k);
+    const seer_tensor *vc = seer_op_contig(c, v), *ic = seer_op_contig(c, idx);
+    if (!qc || !kc || !vc || !ic) return NULL;
+    seer_tensor *o = seer_ctx_tensor(c, q->dtype, 4,
+                                     (int64_t[]){q->shape[0], q->shape[1], q->shape[2], v->shape[3]});
+    if (!o) return NULL;
+    return seer_op_finish(c, "attention_gather",
+                          seer_op_backend(c)->attention_gather(o, qc, kc, vc, ic, scale), o);
+}

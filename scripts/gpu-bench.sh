@@ -24,3 +24,19 @@ if [[ -f .gpu/cifar_test.tar.xz ]]; then
     done
   done
 fi
+
+# Model throughput against the PyTorch references (random weights written by the torch script).
+if [[ "${SEER_BENCH_MODELS:-1}" == 1 ]] && python3 -c "import timm" 2> /dev/null; then
+  echo "== models: PyTorch references (batch 256) =="
+  python3 bench/torch_models.py --out /tmp/bench_models --ref .gpu/ref --batch 256 \
+    ${SEER_BENCH_MODEL_LIST:+--models $SEER_BENCH_MODEL_LIST} 2>&1 | grep -v Warning | tee "$out/bench-torch-models.log"
+  echo "== models: seer (batch 256) =="
+  for w in /tmp/bench_models/*.safetensors; do
+    name=$(basename "$w" .safetensors)
+    size=224; [[ $name == halonet50ts ]] && size=256
+    for prec in f32 bf16; do
+      "$SEER_BIN"/seer_bench model --weights "$w" --device cuda --precision $prec --batch 256 \
+        --size $size --iters 10 2>&1 | tee -a "$out/bench-seer-models.log"
+    done
+  done
+fi

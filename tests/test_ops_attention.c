@@ -180,3 +180,77 @@ Test(attention, errors) {
 #undef WRAP
     seer_ctx_free(c);
 }
+
+// ---- sparse attention over gathered keys -----------------------------------------------------
+
+// Naive: scores of the selected keys, softmax over them, weighted sum; negative = empty slot.
+static void naive_gather(float *o, const float *q, const float *k, const float *v,
+                         const int64_t *idx, int64_t rows, int64_t lq, int64_t lk, int64_t d,
+                         int64_t dv, int64_t n, float scale) {
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t bh = r / lq;
+        double s[64], mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < n; j++) {
+            int64_t key = idx[r * n + j];
+            s[j] = -INFINITY;
+            if (key < 0) continue;
+            double dot = 0;
+            for (int64_t e = 0; e < d; e++) dot += (double)q[r * d + e] * k[(bh * lk + key) * d + e];
+            s[j] = scale * dot;
+            if (s[j] > mx) mx = s[j];
+        }
+        for (int64_t e = 0; e < dv; e++) o[r * dv + e] = 0;
+        if (mx == -INFINITY) continue;
+        for (int64_t j = 0; j < n; j++) sum += s[j] == -INFINITY ? 0 : exp(s[j] - mx);
+        for (int64_t j = 0; j < n; j++) {
+            if (s[j] == -INFINITY) continue;
+            double p = exp(s[j] - mx) / sum;
+            for (int64_t e = 0; e < dv; e++) o[r * dv + e] += (float)(p * v[(bh * lk + idx[r * n + j]) * dv + e]);
+        }
+    }
+}
+
+Test(attention, gather_matches_naive_and_dense_with_mask) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_rng rng = seer_rng_new(41);
+    const int64_t B = 2, H = 3, Lq = 9, Lk = 13, D = 8, Dv = 5, n = 4, rows = B * H * Lq;
+    float *q = random_floats(&rng, rows * D), *k = random_floats(&rng, B * H * Lk * D);
+    float *v = random_floats(&rng, B * H * Lk * Dv);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(rows * n));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < n; j++)  // distinct keys per row; one row fully empty
+            idx[r * n + j] = r == 5 ? -1 : (r * 7 + j * 3) % Lk;
+    idx[3 * n + 1] = -1;  // an empty slot in a row that has keys
+    float *want = malloc(sizeof(float) * (size_t)(rows * Dv)), *got = malloc(sizeof(float) * (size_t)(rows * Dv));
+    naive_gather(want, q, k, v, idx, rows, Lq, Lk, D, Dv, n, 0.35f);
+    seer_tensor it = seer_tensor_wrap(idx, SEER_I64, SEER_DEVICE_CPU, 4, (int64_t[]){B, H, Lq, n});
+    seer_tensor *o = seer_attention_gather(c, upload(c, q, 4, (int64_t[]){B, H, Lq, D}),
+                                           upload(c, k, 4, (int64_t[]){B, H, Lk, D}),
+                                           upload(c, v, 4, (int64_t[]){B, H, Lk, Dv}), &it, 0.35f);
+    cr_assert_not_null(o, "%s", seer_ctx_error(c));
+    cr_assert_eq(seer_to_host(c, o, got), SEER_STATUS_OK);
+    cr_assert_leq(seer_rel_l2(got, want, (size_t)(rows * Dv)), 1e-6);
+    for (int64_t e = 0; e < Dv; e++) cr_assert_eq(got[5 * Dv + e], 0.0f, "empty row gives zeros");
+
+    // The same as dense attention with -inf outside the selected keys.
+    float *bias = malloc(sizeof(float) * (size_t)(rows * Lk)), *dense = malloc(sizeof(float) * (size_t)(rows * Dv));
+    for (int64_t i = 0; i < rows * Lk; i++) bias[i] = -INFINITY;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < n; j++)
+            if (idx[r * n + j] >= 0) bias[r * Lk + idx[r * n + j]] = 0;
+    seer_tensor *od = seer_attention(c, upload(c, q, 4, (int64_t[]){B, H, Lq, D}),
+                                     upload(c, k, 4, (int64_t[]){B, H, Lk, D}),
+                                     upload(c, v, 4, (int64_t[]){B, H, Lk, Dv}),
+                                     upload(c, bias, 4, (int64_t[]){B, H, Lq, Lk}), 0.35f);
+    cr_assert_eq(seer_to_host(c, od, dense), SEER_STATUS_OK);
+    cr_assert_leq(seer_rel_l2(got, dense, (size_t)(rows * Dv)), 1e-6);
+
+    // An index past the keys is an error naming it.
+    idx[7] = Lk;
+    cr_assert_null(seer_attention_gather(c, upload(c, q, 4, (int64_t[]){B, H, Lq, D}),
+                                         upload(c, k, 4, (int64_t[]){B, H, Lk, D}),
+                                         upload(c, v, 4, (int64_t[]){B, H, Lk, Dv}), &it, 1.0f));
+    expect_fail(c, SEER_STATUS_SHAPE, "out of range");
+    free(q), free(k), free(v), free(idx), free(want), free(got), free(bias), free(dense);
+    seer_ctx_free(c);
+}

@@ -115,6 +115,24 @@ class _OrderedDict(dict):
     pass
 
 
+def _inert_class(qualname):
+    class Inert:
+        def __init__(self, *args, **kwargs):
+            self.args = args
+
+        def __setstate__(self, state):
+            self.state = state
+
+        def __call__(self, *args, **kwargs):
+            return Inert(*args)
+
+        def __repr__(self):
+            return f"<not loaded: {qualname}>"
+
+    Inert.__qualname__ = qualname
+    return Inert
+
+
 class _Unpickler(pickle.Unpickler):
     def __init__(self, f, load_storage):
         super().__init__(f)
@@ -137,7 +155,10 @@ class _Unpickler(pickle.Unpickler):
             return np.dtype
         if module == "argparse" and name == "Namespace":
             return _OrderedDict
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a checkpoint")
+        # Anything else (training args as omegaconf configs, enums, optimizer classes...) is
+        # not needed to read the tensors: an inert stand-in, never the real class, so a
+        # checkpoint cannot run code through the unpickler.
+        return _inert_class(f"{module}.{name}")
 
     def persistent_load(self, pid):
         return self._load_storage(pid)

@@ -35,4 +35,5 @@ const seer_backend seer_cpu_backend = {
     .unfold = seer_cpu_unfold,
     .fold = seer_cpu_fold,
     .attention = seer_cpu_attention,
+    .attention_gather = seer_cpu_attention_gather,
 };

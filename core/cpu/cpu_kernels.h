@@ -37,6 +37,7 @@ seer_status seer_cpu_resize(seer_tensor *y, const seer_tensor *x, seer_resize_mo
 seer_status seer_cpu_unfold(seer_tensor *y, const seer_tensor *x, const seer_unfold_params *p);
 seer_status seer_cpu_fold(seer_tensor *y, const seer_tensor *x, const seer_unfold_params *p);
 seer_status seer_cpu_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
+seer_status seer_cpu_attention_gather(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *idx, float scale);
 
 // ---- helpers shared by CPU kernels (not in the table) ---------------------------------------
 // Row-major C = alpha * op(A) @ op(B) + beta * C through OpenBLAS (or a plain loop without it).

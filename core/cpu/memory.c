@@ -58,46 +58,75 @@ static void store_from_double(void *base, seer_dtype dt, int64_t i, double v) {
     }
 }
 
-// Offset (in elements) of the i-th element of x in row-major order.
-static int64_t strided_offset(const seer_tensor *x, int64_t i) {
+// Offset (in elements) of the first element of row r of x, a row being the last dim.
+static int64_t row_offset(const seer_tensor *x, int64_t r) {
     int64_t off = 0;
-    for (int d = x->ndim - 1; d >= 0; d--) {
+    for (int d = x->ndim - 2; d >= 0; d--) {
         int64_t n = x->shape[d];
-        off += (i % n) * x->stride[d];
-        i /= n;
+        off += (r % n) * x->stride[d];
+        r /= n;
     }
     return off;
+}
+
+// Same-dtype strided copy of one row of n elements (src step `step` elements).
+static void copy_row(char *dst, const char *src, int64_t n, int64_t step, size_t es) {
+    if (step == 1) {
+        memcpy(dst, src, (size_t)n * es);
+        return;
+    }
+    switch (es) {
+    case 4:
+        for (int64_t j = 0; j < n; j++) ((uint32_t *)dst)[j] = *(const uint32_t *)(src + j * step * 4);
+        break;
+    case 2:
+        for (int64_t j = 0; j < n; j++) ((uint16_t *)dst)[j] = *(const uint16_t *)(src + j * step * 2);
+        break;
+    case 8:
+        for (int64_t j = 0; j < n; j++) ((uint64_t *)dst)[j] = *(const uint64_t *)(src + j * step * 8);
+        break;
+    default:
+        for (int64_t j = 0; j < n; j++) memcpy(dst + j * (int64_t)es, src + j * step * (int64_t)es, es);
+    }
 }
 
 seer_status seer_cpu_copy(seer_tensor *out, const seer_tensor *x) {
     int64_t n = seer_tensor_numel(out);
     size_t es = seer_dtype_size(x->dtype);
     bool contig = seer_tensor_is_contiguous(x);
+    if (n == 0) return SEER_STATUS_OK;
     if (contig && x->dtype == out->dtype) {
         memcpy(out->data, x->data, (size_t)n * es);
         return SEER_STATUS_OK;
     }
+    // Row by row over the last dim: the div/mod walk happens once per row, not per element.
+    const int64_t cols = x->ndim ? x->shape[x->ndim - 1] : 1, rows = n / cols;
+    const int64_t step = x->ndim ? x->stride[x->ndim - 1] : 1;
     if (x->dtype == out->dtype) {
-        // Same dtype, strided: copy element bytes.
         const char *src = x->data;
         char *dst = out->data;
 #pragma omp parallel for if (n > 65536)
-        for (int64_t i = 0; i < n; i++) memcpy(dst + i * es, src + strided_offset(x, i) * es, es);
+        for (int64_t r = 0; r < rows; r++)
+            copy_row(dst + r * cols * (int64_t)es, src + row_offset(x, r) * (int64_t)es, cols, step, es);
         return SEER_STATUS_OK;
     }
     if (x->dtype == SEER_I64 && out->dtype == SEER_I32) {
         // Range check so a bad index tensor does not silently wrap.
-        for (int64_t i = 0; i < n; i++) {
-            int64_t v = ((const int64_t *)x->data)[strided_offset(x, i)];
-            if (v < INT32_MIN || v > INT32_MAX)
-                return seer_fail(SEER_STATUS_SHAPE, "copy: i64 value %lld does not fit i32",
-                                 (long long)v);
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t *row = (const int64_t *)x->data + row_offset(x, r);
+            for (int64_t j = 0; j < cols; j++)
+                if (row[j * step] < INT32_MIN || row[j * step] > INT32_MAX)
+                    return seer_fail(SEER_STATUS_SHAPE, "copy: i64 value %lld does not fit i32",
+                                     (long long)row[j * step]);
         }
     }
 #pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; i++)
-        store_from_double(out->data, out->dtype, i,
-                          load_as_double(x->data, x->dtype, contig ? i : strided_offset(x, i)));
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t base = row_offset(x, r);
+        for (int64_t j = 0; j < cols; j++)
+            store_from_double(out->data, out->dtype, r * cols + j,
+                              load_as_double(x->data, x->dtype, base + j * step));
+    }
     return SEER_STATUS_OK;
 }
 

@@ -35,4 +35,5 @@ const seer_backend seer_cuda_backend = {
     /* unfold */ seer_cuda_unfold,
     /* fold */ seer_cuda_fold,
     /* attention */ seer_cuda_attention,
+    /* attention_gather */ seer_cuda_attention_gather,
 };

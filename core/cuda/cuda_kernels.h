@@ -37,5 +37,6 @@ seer_status seer_cuda_resize(seer_tensor *y, const seer_tensor *x, seer_resize_m
 seer_status seer_cuda_unfold(seer_tensor *y, const seer_tensor *x, const seer_unfold_params *p);
 seer_status seer_cuda_fold(seer_tensor *y, const seer_tensor *x, const seer_unfold_params *p);
 seer_status seer_cuda_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
+seer_status seer_cuda_attention_gather(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *idx, float scale);
 
 #endif
