@@ -6,6 +6,7 @@
 extern const seer_arch seer_resnet_cifar_archs[];
 extern const int seer_resnet_cifar_arch_count;
 extern const seer_arch seer_inception_fid_archs[]; extern const int seer_inception_fid_arch_count;
+extern const seer_arch seer_biformer_archs[]; extern const int seer_biformer_arch_count;
 extern const seer_arch seer_van_archs[]; extern const int seer_van_arch_count;
 
 typedef struct family {
@@ -16,6 +17,7 @@ typedef struct family {
 static const family families[] = {
     {seer_resnet_cifar_archs, &seer_resnet_cifar_arch_count},
     {seer_inception_fid_archs, &seer_inception_fid_arch_count},
+    {seer_biformer_archs, &seer_biformer_arch_count},
     {seer_van_archs, &seer_van_arch_count},
 };
 

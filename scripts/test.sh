@@ -16,3 +16,6 @@ if grep -q -E "warning" build/build.log; then
   exit 1
 fi
 ./build/seer_tests --jobs 2
+# The desktop app end to end without a screen (SDL's offscreen driver): scripted clicks,
+# screenshots checked not to be blank, generated PNGs checked for their metadata.
+scripts/gui-smoke.sh build

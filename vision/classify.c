@@ -92,21 +92,22 @@ seer_status seer_classify_run(seer_model *m, seer_ctx *c, const seer_dataset_ite
                 break;
             }
         }
-        // Results in input order. Top-k on the host: ties keep the lower class id.
+        // Results in input order. Top-k on the host, ranked by logits (probabilities of
+        // far-apart logits underflow to equal zeros); ties keep the lower class id.
         for (int i = 0, v = 0; i < nb && st == SEER_STATUS_OK; i++) {
             seer_classify_result r = {.path = items[start + i].path, .label = items[start + i].label,
                                       .status = slots[i].status, .num_classes = nc};
             if (r.status != SEER_STATUS_OK) {
                 r.error = slots[i].error;
             } else {
-                const float *pr = probs + (size_t)v * nc;
+                const float *pr = probs + (size_t)v * nc, *lg = logits + (size_t)v * nc;
                 r.k = k;
                 for (int j = 0; j < k; j++) {
                     int best = -1;
                     for (int cls = 0; cls < nc; cls++) {
                         bool taken = false;
                         for (int q = 0; q < j; q++) taken |= r.class_id[q] == cls;
-                        if (!taken && (best < 0 || pr[cls] > pr[best])) best = cls;
+                        if (!taken && (best < 0 || lg[cls] > lg[best])) best = cls;
                     }
                     r.class_id[j] = best;
                     r.prob[j] = pr[best];

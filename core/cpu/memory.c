@@ -1,4 +1,5 @@
 // CPU backend: host memory, strided copy with dtype conversion, fill.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,14 +143,21 @@ seer_status seer_cpu_fill(seer_tensor *out, double value) {
 }
 
 // One buffer per thread, grown on demand and kept: kernels call this on every forward pass.
+// A thread-specific key frees it when its thread ends (GUI workers come and go).
 static _Thread_local void *scratch;
 static _Thread_local size_t scratch_size;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, free); }
 
 void *seer_cpu_scratch(size_t bytes) {
     if (bytes <= scratch_size) return scratch;
+    pthread_once(&scratch_once, scratch_key_init);
     free(scratch);
     scratch_size = 0;
     scratch = seer_cpu_malloc(bytes);
     if (scratch) scratch_size = (bytes + 255) / 256 * 256;
+    pthread_setspecific(scratch_key, scratch);
     return scratch;
 }

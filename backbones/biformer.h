@@ -1,0 +1,52 @@
+// BiFormer (Zhu et al., CVPR 2023, "BiFormer: Vision Transformer with Bi-Level Routing
+// Attention"), as the official rayleizhu/BiFormer code builds it (models/biformer.py with the
+// attention of ops/bra_legacy.py, which the released checkpoints use).
+#ifndef SEER_BIFORMER_H
+#define SEER_BIFORMER_H
+
+#include "backbones/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// The four stage outputs of a BiFormer model (m->arch->family == "biformer") for dense
+// prediction: out[i] is [B, H_i, W_i, C_i] (strides 4, 8, 16, 32), taken after the blocks of
+// stage i and before the classifier's final BatchNorm. The tensors live in c's arena.
+// Without auto_pad (the classification presets), every routed stage's map must be divisible
+// by n_win per side (224 -> 56, 28, 14); a file with metadata seer.auto_pad = 1 pads instead,
+// as the official segmentation backbones do.
+seer_status seer_biformer_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
+                                 seer_tensor *out[4]);
+
+// ---- shared by biformer.c and biformer_bra.c -----------------------------------------------
+
+// Bi-level routing attention (ops/bra_legacy.py BiLevelRoutingAttention), keys attn.*:
+// qkv.qkv (Linear dim -> 2 qk_dim + dim, with bias), wo (Linear), lepe (depthwise conv over V).
+typedef struct biformer_bra {
+    int dim, qk_dim, heads, n_win, topk, side_dwconv;
+    bool auto_pad;
+    float scale; // qk_dim^-0.5: the full qk width, not the head width (as the checkpoints)
+    seer_tensor *qkv_w, *qkv_b, *wo_w, *wo_b, *lepe_w, *lepe_b;
+} biformer_bra;
+
+// Plain multi-head attention with LePE on its input (models/_common.py AttentionLePE, used
+// where topk = -2): qkv (Linear dim -> 3 dim, no bias), proj, lepe.
+typedef struct biformer_mhsa {
+    int dim, heads, side_dwconv;
+    float scale; // (dim / heads)^-0.5
+    seer_tensor *qkv_w, *proj_w, *proj_b, *lepe_w, *lepe_b;
+} biformer_mhsa;
+
+// prefix: the attention module's name ("stages.0.1.attn").
+seer_status biformer_bra_load(seer_loader *l, seer_model *m, biformer_bra *a, const char *prefix);
+seer_status biformer_mhsa_load(seer_loader *l, seer_model *m, biformer_mhsa *a, const char *prefix);
+// x: [B, H, W, C] -> [B, H, W, C]
+seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x);
+seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,218 @@
+// BiFormer's attention layers: bi-level routing attention (ops/bra_legacy.py) and the plain
+// attention with LePE of the last stage (models/_common.py AttentionLePE).
+//
+// Bi-level routing attention on a [B, H, W, C] map cut into S x S regions (S = n_win):
+//   1. q, k, v = Linear(x), per pixel; regions of (H/S) x (W/S) pixels.
+//   2. Region-level routing: q_r, k_r = means of q, k over each region; affinity q_r k_r^T
+//      [B, S^2, S^2]; each region keeps the indices of its top-k regions.
+//   3. Token-level attention: every query pixel of a region attends to all pixels of its k
+//      routed regions (the gathered K/V), with scale qk_dim^-0.5, heads split in the channels.
+//   4. Plus LePE, a depthwise conv over V as a full map; then the output Linear wo.
+// The routing weights are not applied to V (kv_gather 'none': param/diff/soft routing off).
+// Routing ties: seer_topk keeps the lower region index first; torch.topk on CPU may order exact
+// ties otherwise (with real-valued data exact ties do not occur).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbones/biformer.h"
+
+// ---- loading -------------------------------------------------------------------------------
+
+static seer_tensor *load(seer_loader *l, seer_model *m, const char *prefix, const char *part,
+                         int ndim, int64_t d0, int64_t d1) {
+    const char *name = seer_loader_name(l, "%s.%s", prefix, part);
+    return seer_load_tensor(l, m, name, ndim, (int64_t[]){d0, d1});
+}
+
+seer_status biformer_bra_load(seer_loader *l, seer_model *m, biformer_bra *a, const char *prefix) {
+    char p[128];
+    snprintf(p, sizeof p, "%s", prefix);
+    int64_t c = a->dim, qkv_out = 2 * (int64_t)a->qk_dim + c, k = a->side_dwconv;
+    a->scale = 1.0f / sqrtf((float)a->qk_dim);
+    if (!(a->qkv_w = load(l, m, p, "qkv.qkv.weight", 2, qkv_out, c)) ||
+        !(a->qkv_b = load(l, m, p, "qkv.qkv.bias", 1, qkv_out, 0)) ||
+        !(a->wo_w = load(l, m, p, "wo.weight", 2, c, c)) ||
+        !(a->wo_b = load(l, m, p, "wo.bias", 1, c, 0)) ||
+        !(a->lepe_w = seer_load_conv(l, m, seer_loader_name(l, "%s.lepe.weight", p), c, 1, k, k)) ||
+        !(a->lepe_b = load(l, m, p, "lepe.bias", 1, c, 0)))
+        return SEER_STATUS_FORMAT;
+    return SEER_STATUS_OK;
+}
+
+seer_status biformer_mhsa_load(seer_loader *l, seer_model *m, biformer_mhsa *a,
+                               const char *prefix) {
+    char p[128];
+    snprintf(p, sizeof p, "%s", prefix);
+    int64_t c = a->dim, k = a->side_dwconv;
+    a->scale = 1.0f / sqrtf((float)(a->dim / a->heads));
+    if (!(a->qkv_w = load(l, m, p, "qkv.weight", 2, 3 * c, c)) ||
+        !(a->proj_w = load(l, m, p, "proj.weight", 2, c, c)) ||
+        !(a->proj_b = load(l, m, p, "proj.bias", 1, c, 0)) ||
+        !(a->lepe_w = seer_load_conv(l, m, seer_loader_name(l, "%s.lepe.weight", p), c, 1, k, k)) ||
+        !(a->lepe_b = load(l, m, p, "lepe.bias", 1, c, 0)))
+        return SEER_STATUS_FORMAT;
+    return SEER_STATUS_OK;
+}
+
+// ---- layout helpers ------------------------------------------------------------------------
+
+static seer_tensor *depthwise(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                              const seer_tensor *b, int k) {
+    seer_conv2d_params p = {.pad_h = k / 2, .pad_w = k / 2, .groups = (int)w->shape[0]};
+    return seer_conv2d(c, x, w, b, &p);
+}
+
+// Map <-> regions: [B, S*h, S*w, C] <-> [B, S*S, h*w, C], region j * S + i holding rows
+// j*h .. j*h + h - 1 and columns i*w .. i*w + w - 1 (einops 'n (j h) (i w) c -> n (j i) (h w) c').
+static seer_tensor *to_regions(seer_ctx *c, const seer_tensor *x, int64_t S) {
+    if (!x) return NULL;
+    int64_t B = x->shape[0], h = x->shape[1] / S, w = x->shape[2] / S, C = x->shape[3];
+    seer_tensor *r = seer_reshape(c, seer_contiguous(c, x), 6, (int64_t[]){B, S, h, S, w, C});
+    r = seer_permute_copy(c, r, (int[]){0, 1, 3, 2, 4, 5}); // [B, S, S, h, w, C]
+    return seer_reshape(c, r, 4, (int64_t[]){B, S * S, h * w, C});
+}
+
+// x: [B, R, P, C] (a view; C channels at unit stride) -> [B, S*h, S*w, C].
+static seer_tensor *from_regions(seer_ctx *c, const seer_tensor *x, int64_t S, int64_t h,
+                                 int64_t w) {
+    if (!x) return NULL;
+    int64_t B = x->shape[0], C = x->shape[3];
+    seer_tensor v = *x; // [B, S_j, S_i, h, w, C] over the same memory
+    v.ndim = 6;
+    int64_t shape[6] = {B, S, S, h, w, C};
+    int64_t stride[6] = {x->stride[0],     S * x->stride[1], x->stride[1],
+                         w * x->stride[2], x->stride[2],     x->stride[3]};
+    memcpy(v.shape, shape, sizeof shape);
+    memcpy(v.stride, stride, sizeof stride);
+    v.name = NULL;
+    seer_tensor *m = seer_permute_copy(c, seer_ctx_view(c, &v), (int[]){0, 1, 3, 2, 4, 5});
+    return seer_reshape(c, m, 4, (int64_t[]){B, S * h, S * w, C});
+}
+
+// [B, R, P, m * d] (a view; channels at unit stride) -> [B, m, R, P, d] contiguous: heads
+// split from the channels, head-major as PyTorch's '(m c)'.
+static seer_tensor *heads_first(seer_ctx *c, const seer_tensor *x, int64_t m) {
+    if (!x) return NULL;
+    seer_tensor v = *x; // [B, R, P, m, d]
+    int64_t d = x->shape[3] / m;
+    v.ndim = 5;
+    v.shape[3] = m, v.shape[4] = d;
+    v.stride[3] = d * x->stride[3], v.stride[4] = x->stride[3];
+    v.name = NULL;
+    return seer_permute_copy(c, seer_ctx_view(c, &v), (int[]){0, 3, 1, 2, 4});
+}
+
+// ---- bi-level routing attention ------------------------------------------------------------
+
+// Region-level routing: the indices [B, R, topk] of the regions whose region-mean key is most
+// similar to each region-mean query. q, k: [B, m, R, P, dq]. In F32 whatever the compute
+// dtype: a near tie decides which regions a query sees.
+static seer_tensor *route(seer_ctx *c, const biformer_bra *a, seer_tensor *q, seer_tensor *k) {
+    if (!q || !k) return NULL;
+    int64_t B = q->shape[0], R = q->shape[2], qk = a->qk_dim;
+    seer_tensor *r[2] = {q, k};
+    for (int i = 0; i < 2; i++) {
+        if (r[i]->dtype != SEER_F32) r[i] = seer_to(c, r[i], SEER_F32);
+        r[i] = seer_reduce(c, r[i], 3, SEER_REDUCE_MEAN);       // [B, m, R, dq]
+        r[i] = seer_permute_copy(c, r[i], (int[]){0, 2, 1, 3}); // [B, R, m, dq]
+        r[i] = seer_reshape(c, r[i], 3, (int64_t[]){B, R, qk}); // [B, R, qk]
+    }
+    seer_tensor *affinity = seer_matmul(c, r[0], r[1], false, true, a->scale, NULL); // [B, R, R]
+    seer_tensor *idx = NULL;
+    seer_topk(c, affinity, a->topk, NULL, &idx); // NULL on failure (context failed)
+    return idx;
+}
+
+// Gather the routed regions: x [B, m, R, P, d], idx [B, R, k] -> [B, m, R, k * P, d], where
+// out[b, :, r] holds the pixels of regions idx[b, r, 0..k-1] in that order (one index_select
+// per image; the index is per image).
+static seer_tensor *gather_regions(seer_ctx *c, const seer_tensor *x, const seer_tensor *idx) {
+    if (!x || !idx) return NULL;
+    int64_t B = x->shape[0], m = x->shape[1], R = x->shape[2], P = x->shape[3], d = x->shape[4];
+    int64_t k = idx->shape[2];
+    seer_tensor **parts = calloc((size_t)B + 1, sizeof *parts);
+    if (!parts) {
+        seer_ctx_fail(c, SEER_STATUS_OOM, "biformer: out of host memory for %lld batch parts",
+                      (long long)B);
+        return NULL;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        seer_tensor *x_b = seer_reshape(c, seer_narrow(c, x, 0, b, 1), 3, (int64_t[]){m, R, P * d});
+        seer_tensor *i_b = seer_reshape(c, seer_narrow(c, idx, 0, b, 1), 1, (int64_t[]){R * k});
+        parts[b] = seer_index_select(c, x_b, 1, i_b); // [m, R * k, P * d]
+    }
+    seer_tensor *out = parts[0];
+    if (B > 1 && seer_ctx_status(c) == SEER_STATUS_OK)
+        out = seer_concat(c, (const seer_tensor *const *)parts, (int)B, 0);
+    free(parts);
+    return seer_reshape(c, out, 5, (int64_t[]){B, m, R, k * P, d});
+}
+
+seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x) {
+    if (!x) return NULL;
+    const int64_t S = a->n_win, qk = a->qk_dim, C = a->dim, m = a->heads, topk = a->topk;
+    const int64_t B = x->shape[0], H_in = x->shape[1], W_in = x->shape[2];
+    const int64_t pad_b = (S - H_in % S) % S, pad_r = (S - W_in % S) % S;
+    if ((pad_b || pad_r) && !a->auto_pad) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "biformer: bi-level routing attention needs a feature map divisible by "
+                      "n_win = %lld per side, got %lldx%lld",
+                      (long long)S, (long long)H_in, (long long)W_in);
+        return NULL;
+    }
+    // auto_pad (dense prediction): zeros at the bottom and right, cropped off at the end.
+    if (pad_b || pad_r) x = seer_pad2d(c, x, 0, (int)pad_b, 0, (int)pad_r, 0.0f);
+    const int64_t H = H_in + pad_b, W = W_in + pad_r, h = H / S, w = W / S, R = S * S, P = h * w;
+
+    // q, k, v per pixel, in regions (the projection is per pixel: it commutes with the split).
+    seer_tensor *qkv =
+        seer_linear(c, to_regions(c, x, S), a->qkv_w, a->qkv_b);           // [B, R, P, 2qk + C]
+    seer_tensor *q = heads_first(c, seer_narrow(c, qkv, 3, 0, qk), m);     // [B, m, R, P, qk/m]
+    seer_tensor *k = heads_first(c, seer_narrow(c, qkv, 3, qk, qk), m);    // [B, m, R, P, qk/m]
+    seer_tensor *v = heads_first(c, seer_narrow(c, qkv, 3, 2 * qk, C), m); // [B, m, R, P, C/m]
+
+    // Region-level routing, then token-level attention of each region's pixels to the pixels
+    // of its topk routed regions. Heads and regions are independent: all in the batch dim.
+    seer_tensor *r_idx = route(c, a, q, k);           // [B, R, topk]
+    seer_tensor *k_sel = gather_regions(c, k, r_idx); // [B, m, R, topk P, qk/m]
+    seer_tensor *v_sel = gather_regions(c, v, r_idx); // [B, m, R, topk P, C/m]
+    const int64_t N = B * m * R;
+    seer_tensor *o = seer_attention(c, seer_reshape(c, q, 4, (int64_t[]){N, 1, P, qk / m}),
+                                    seer_reshape(c, k_sel, 4, (int64_t[]){N, 1, topk * P, qk / m}),
+                                    seer_reshape(c, v_sel, 4, (int64_t[]){N, 1, topk * P, C / m}),
+                                    NULL, a->scale); // [N, 1, P, C/m]
+
+    // Back to channels (m, C/m) and to the map: [B, m, R, P, C/m] -> [B, R, P, C] -> [B, H, W, C].
+    o = seer_reshape(c, o, 5, (int64_t[]){B, m, R, P, C / m});
+    o = seer_reshape(c, seer_permute_copy(c, o, (int[]){0, 2, 3, 1, 4}), 4,
+                     (int64_t[]){B, R, P, C});
+    o = from_regions(c, o, S, h, w); // [B, H, W, C]
+
+    // LePE: depthwise conv over V as a full map.
+    seer_tensor *v_map = from_regions(c, seer_narrow(c, qkv, 3, 2 * qk, C), S, h, w);
+    o = seer_add(c, o, depthwise(c, v_map, a->lepe_w, a->lepe_b, a->side_dwconv));
+    o = seer_linear(c, o, a->wo_w, a->wo_b); // [B, H, W, C]
+    if (pad_b || pad_r) o = seer_narrow(c, seer_narrow(c, o, 1, 0, H_in), 2, 0, W_in);
+    return o;
+}
+
+// ---- full attention with LePE (last stage) -------------------------------------------------
+
+seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x) {
+    if (!x) return NULL;
+    const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], C = a->dim, m = a->heads;
+    const int64_t L = H * W, d = C / m;
+    seer_tensor *qkv = seer_linear(c, x, a->qkv_w, NULL);       // [B, H, W, 3C]
+    qkv = seer_reshape(c, qkv, 4, (int64_t[]){B, L, 3 * m, d}); // q, k, v heads
+    const int perm[4] = {0, 2, 1, 3};
+    seer_tensor *q = seer_permute(c, seer_narrow(c, qkv, 2, 0, m), perm);     // [B, m, L, d]
+    seer_tensor *k = seer_permute(c, seer_narrow(c, qkv, 2, m, m), perm);     // [B, m, L, d]
+    seer_tensor *v = seer_permute(c, seer_narrow(c, qkv, 2, 2 * m, m), perm); // [B, m, L, d]
+    seer_tensor *o = seer_attention(c, q, k, v, NULL, a->scale);              // [B, m, L, d]
+    o = seer_reshape(c, seer_permute_copy(c, o, perm), 4, (int64_t[]){B, H, W, C});
+    // LePE here is over the attention's input x, not over V.
+    o = seer_add(c, o, depthwise(c, x, a->lepe_w, a->lepe_b, a->side_dwconv));
+    return seer_linear(c, o, a->proj_w, a->proj_b); // [B, H, W, C]
+}

@@ -1,0 +1,196 @@
+// BiFormer against the official rayleizhu/BiFormer code (tools/golden/make_biformer.py): two
+// tiny configs with random weights on real photos. a: the presets' layout (n_win 7, routing to
+// 1, 4 and 16 regions, full attention with LePE in stage 4) at 112x112; b: auto_pad, qk_dim !=
+// dim and other top-k at 80x96. Logits, pooled features and the four stage feature maps.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backbones/biformer.h"
+#include "tests/golden_util.h"
+#include "tests/test_util.h"
+
+static size_t numel_of(int nd, const int64_t *s) {
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)s[i];
+    return n;
+}
+
+static int argmax_row(const float *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return (int)best;
+}
+
+// Rows minus their mean over the batch: what depends on the image.
+static void center(float *x, int64_t rows, int64_t cols) {
+    for (int64_t j = 0; j < cols; j++) {
+        double m = 0;
+        for (int64_t i = 0; i < rows; i++)
+            m += x[i * cols + j];
+        m /= (double)rows;
+        for (int64_t i = 0; i < rows; i++)
+            x[i * cols + j] -= (float)m;
+    }
+}
+
+// got (the first `rows` rows of the fixture's `name`): F32 rel-L2 <= 1e-5 and max-abs <= 1e-4 *
+// max |want|; BF16/F16 rel-L2 <= 2e-2. Logits also: the same top-1 per image and the
+// image-dependent part (minus the batch mean) to the same tolerance.
+static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file *io,
+                         const char *name, const char *fixture, int64_t rows, seer_dtype dt) {
+    int nd;
+    int64_t s[SEER_MAX_DIMS];
+    float *want = golden_read(io, name, &nd, s);
+    cr_assert_not_null(got, "%s: %s", name, seer_ctx_error(c));
+    s[0] = rows;
+    cr_assert_eq(got->ndim, nd, "%s: rank", name);
+    for (int i = 0; i < nd; i++)
+        cr_assert_eq(got->shape[i], s[i], "%s: dim %d", name, i);
+    size_t n = numel_of(nd, s);
+    float *g = malloc(n * sizeof *g);
+    cr_assert_eq(seer_to_host(c, got, g), SEER_STATUS_OK, "%s", seer_ctx_error(c));
+    bool logits = strcmp(name, "logits") == 0;
+    for (int pass = 0; pass < (logits && rows > 1 ? 2 : 1); pass++) {
+        if (pass == 1) { // image-dependent part
+            center(g, rows, s[1]);
+            center(want, rows, s[1]);
+        }
+        double scale = 0;
+        for (size_t i = 0; i < n; i++)
+            scale = fmax(scale, fabs(want[i]));
+        double rel = seer_rel_l2(g, want, n), mx = seer_max_abs_diff(g, want, n);
+        cr_log_info("biformer golden %s %s %-8s%s (B=%lld) rel-L2 %.2e  max-abs %.2e (max |ref| "
+                    "%.2f)",
+                    fixture, seer_dtype_name(dt), name, pass ? " - mean" : "", (long long)rows, rel,
+                    mx, scale);
+        cr_expect_leq(rel, dt == SEER_F32 ? 1e-5 : 2e-2, "%s %s %s rel-L2 %g", fixture,
+                      seer_dtype_name(dt), name, rel);
+        if (dt == SEER_F32) cr_expect_leq(mx, 1e-4 * scale, "%s %s max-abs %g", fixture, name, mx);
+        for (int64_t i = 0; logits && pass == 0 && i < rows; i++)
+            cr_expect_eq(argmax_row(g + i * s[1], s[1]), argmax_row(want + i * s[1], s[1]),
+                         "%s %s: top-1 of image %lld differs", fixture, seer_dtype_name(dt),
+                         (long long)i);
+    }
+    free(g);
+    free(want);
+}
+
+// The whole batch, then its first image alone (one image takes another gather path).
+static void check_fixture(const char *key, seer_device dev, seer_dtype dt) {
+    char wname[64], ioname[64], name[32];
+    snprintf(wname, sizeof wname, "biformer_%s.weights.safetensors", key);
+    snprintf(ioname, sizeof ioname, "biformer_%s.io.safetensors", key);
+    seer_model *m = NULL;
+    cr_assert_eq(seer_model_load(golden_path(wname), NULL, dev, dt, &m), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    cr_assert_str_eq(m->arch->family, "biformer");
+    seer_st_file *io = NULL;
+    cr_assert_eq(seer_st_open(golden_path(ioname), &io), SEER_STATUS_OK, "%s", seer_last_error());
+    int nd;
+    int64_t sx[SEER_MAX_DIMS];
+    float *x = golden_read(io, "input", &nd, sx);
+    seer_ctx *c = seer_ctx_new(dev);
+    cr_assert_not_null(c, "%s", seer_last_error());
+    int64_t batch = sx[0];
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t rows = pass == 0 ? batch : 1;
+        sx[0] = rows;
+        seer_tensor *in = seer_from_host(c, x, dt, nd, sx);
+        seer_tensor *st[4];
+        cr_assert_eq(seer_biformer_stages(m, c, in, st), SEER_STATUS_OK, "%s", seer_ctx_error(c));
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "stage%d", i + 1);
+            expect_close(c, st[i], io, name, key, rows, dt);
+        }
+        expect_close(c, seer_model_features(m, c, in), io, "features", key, rows, dt);
+        expect_close(c, seer_model_forward(m, c, in), io, "logits", key, rows, dt);
+        seer_ctx_reset(c);
+    }
+    free(x);
+    seer_st_close(io);
+    seer_ctx_free(c);
+    seer_model_free(m);
+}
+
+Test(biformer, golden_a_presets_layout_cpu) {
+    check_fixture("a", SEER_DEVICE_CPU, SEER_F32);
+}
+
+Test(biformer, golden_b_auto_pad_qk_dim_cpu) {
+    check_fixture("b", SEER_DEVICE_CPU, SEER_F32);
+}
+
+// The same fixtures on the GPU (skipped without one): F32 to the reference's tolerance, BF16 and
+// F16 compute to 2e-2 with the same top-1.
+Test(biformer, golden_cuda_f32_bf16_f16, .timeout = 300) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    static const seer_dtype dts[] = {SEER_F32, SEER_BF16, SEER_F16};
+    for (int j = 0; j < 3; j++) {
+        check_fixture("a", SEER_DEVICE_CUDA, dts[j]);
+        check_fixture("b", SEER_DEVICE_CUDA, dts[j]);
+    }
+}
+
+Test(biformer, input_not_divisible_by_n_win_is_refused) {
+    seer_model *m = NULL;
+    cr_assert_eq(seer_model_load(golden_path("biformer_a.weights.safetensors"), NULL,
+                                 SEER_DEVICE_CPU, SEER_F32, &m),
+                 SEER_STATUS_OK, "%s", seer_last_error());
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_tensor *in = seer_fill(c, seer_new(c, SEER_F32, 4, (int64_t[]){1, 100, 100, 3}), 0.5);
+    cr_assert_null(seer_model_forward(m, c, in));
+    cr_assert_eq(seer_ctx_status(c), SEER_STATUS_SHAPE);
+    cr_assert(strstr(seer_ctx_error(c), "100x100 input gives a 25x25 map in stage 1"), "%s",
+              seer_ctx_error(c));
+    cr_assert(strstr(seer_ctx_error(c), "n_win = 7"), "%s", seer_ctx_error(c));
+    seer_ctx_free(c);
+    seer_model_free(m);
+}
+
+Test(biformer, presets_are_registered) {
+    static const char *names[] = {"biformer_tiny", "biformer_small", "biformer_base"};
+    for (int i = 0; i < 3; i++) {
+        const seer_arch *a = seer_arch_find(names[i]);
+        cr_assert_not_null(a, "%s", names[i]);
+        cr_assert_str_eq(a->family, "biformer");
+        cr_assert_str_eq(a->preprocess, "biformer");
+        cr_assert_str_eq(a->labels, "imagenet");
+        cr_assert_eq(a->img_size, 224);
+        cr_assert_eq(a->num_classes, 1000);
+    }
+}
+
+// The fixture's small weights are refused by the full preset when the metadata is dropped:
+// loading names the first tensor whose shape does not fit.
+Test(biformer, weights_of_another_config_are_refused_by_name) {
+    seer_st_file *f = NULL;
+    cr_assert_eq(seer_st_open(golden_path("biformer_a.weights.safetensors"), &f), SEER_STATUS_OK);
+    seer_st_writer *w = seer_st_writer_new();
+    int n = seer_st_count(f);
+    for (int i = 0; i < n; i++) {
+        const char *name = seer_st_name(f, i);
+        int nd;
+        int64_t s[SEER_MAX_DIMS];
+        float *v = golden_read(f, name, &nd, s);
+        cr_assert_eq(seer_st_writer_add(w, name, SEER_F32, nd, s, v), SEER_STATUS_OK);
+        free(v);
+    }
+    seer_st_close(f);
+    char path[] = "/tmp/seer_biformer_nometa_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(seer_st_writer_save(w, path), SEER_STATUS_OK, "%s", seer_last_error());
+    seer_st_writer_free(w);
+    seer_model *m = NULL;
+    seer_status st = seer_model_load(path, "biformer_tiny", SEER_DEVICE_CPU, SEER_F32, &m);
+    unlink(path);
+    cr_assert_neq(st, SEER_STATUS_OK);
+    cr_assert_null(m);
+    cr_assert(strstr(seer_last_error(), "downsample_layers.0.0.weight"), "%s", seer_last_error());
+}
