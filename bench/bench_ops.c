@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/ops.h"
+#include "core/threads.h"
 
 double seer_bench_cpu_peak_gflops(int threads);
 #ifdef SEER_CUDA
@@ -109,6 +110,7 @@ static void bench_device(seer_device dev, seer_dtype dt, double peak_gflops, con
 int seer_bench_model(int argc, char **argv);
 
 int main(int argc, char **argv) {
+    seer_threads_init(argv);
     if (argc > 1 && strcmp(argv[1], "model") == 0) return seer_bench_model(argc - 1, argv + 1);
     bool cpu_only = false;
     for (int i = 1; i < argc; i++) {

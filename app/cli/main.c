@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/cli/cli.h"
+#include "core/threads.h"
 
 static const char *usage =
     "seer: attention vision models on CPU and CUDA\n"
@@ -30,6 +31,7 @@ int cmd_models(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    seer_threads_init(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;

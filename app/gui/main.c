@@ -12,6 +12,7 @@
 #include "app/gui/assets.h"
 #include "app/gui/gen_adapter.h"
 #include "backbones/model.h"
+#include "core/threads.h"
 
 static const char *usage =
     "usage: seer-gui [IMAGE|FOLDER] [--weights FILE | --model NAME] [--generator FILE [--tokenizer FILE]]\n"
@@ -496,6 +497,7 @@ static void start_models(gui_app *a, const args *o) {
 }
 
 int main(int argc, char **argv) {
+    seer_threads_init(argv);
     args o = {.w = 1280, .h = 800};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;

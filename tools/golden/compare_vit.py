@@ -1,0 +1,242 @@
+#!/work/ref/venv/bin/python
+"""Real-preset check of the ViT family outside CI: the reference implementations vs seer.
+
+Presets: deit_*_patch16_224 and deit_*_distilled_patch16_224 (timm), sparsifiner (official
+src/models/sparsifiner.py as src/main.py builds it with sparsifiner_default_config.yaml),
+agent_deit_tiny / agent_deit_small / agent_deit_base / agent_deit_small_448 (official
+agent_deit.py as models/build.py builds it from cfgs/agent_deit_*.yaml).
+
+1. Build PRESET with the reference's own random init (torch.manual_seed(SEED)), then, unless
+   --head-std 0, redraw the classifier head(s) from N(0, head_std^2) (seeded): Agent-DeiT's init
+   zeroes the head (every logit would be 0) and timm's 0.02 leaves the classes nearly tied.
+   Write OUT/PRESET.safetensors (official state_dict keys, seer.arch metadata).
+2. Run the reference on every image under IMAGES (recursively, sorted) with the official eval
+   transform on PIL images (DeiT/Sparsifiner: bicubic Resize(int(224 / 0.875)) = 256 of the short
+   side, CenterCrop 224; Agent: bicubic Resize((256, 256)) squashing, CenterCrop 224; at 448:
+   512 and 448; ImageNet mean/std) and write OUT/PRESET.ref_top5.jsonl, OUT/PRESET.ref_logits.npy.
+3. With --seer-jsonl (from `seer classify --format jsonl --topk 5`), print the share of files
+   whose top-5 sets (and top-1) agree; with --seer-logits (`seer classify --logits FILE`), the max
+   abs / relative L2 error of the logits and of their image-dependent part.
+
+    PY=/work/ref/venv/bin/python
+    $PY tools/golden/compare_vit.py --preset deit_small_patch16_224 --out /tmp/vit_cmp \\
+        --images ../shared/data/imagenet-val-1300/val --list-out /tmp/vit_cmp/files.txt
+    ./build/seer classify --weights /tmp/vit_cmp/deit_small_patch16_224.safetensors \\
+        --format jsonl --topk 5 --output /tmp/vit_cmp/deit_small_patch16_224.seer.jsonl \\
+        --logits /tmp/vit_cmp/deit_small_patch16_224.seer_logits.safetensors \\
+        ../shared/data/imagenet-val-1300/val
+    $PY tools/golden/compare_vit.py --preset deit_small_patch16_224 --out /tmp/vit_cmp \\
+        --images ../shared/data/imagenet-val-1300/val \\
+        --seer-jsonl /tmp/vit_cmp/deit_small_patch16_224.seer.jsonl \\
+        --seer-logits /tmp/vit_cmp/deit_small_patch16_224.seer_logits.safetensors
+
+Steps 1-2 are skipped when their outputs exist (--force redoes them). --limit N uses the first
+N images (sorted paths); give seer the same files (--list-out writes them, one a line).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import seer_st  # noqa: E402
+
+IMG_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+# Agent-DeiT presets: embed_dim, num_heads, agents, agent_layer (-1: all 12 blocks), img_size
+AGENT = {"agent_deit_tiny": (192, 3, 49, -1, 224), "agent_deit_small": (384, 6, 49, -1, 224),
+         "agent_deit_base": (768, 12, 81, 4, 224), "agent_deit_small_448": (384, 6, 49, -1, 448)}
+
+
+def build_reference(preset, seed):
+    import torch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import make_vit
+        torch.manual_seed(seed)
+        if preset.startswith("deit_"):
+            model = make_vit.timm.create_model(preset, pretrained=False)
+            return model, "deit", 224
+        if preset == "sparsifiner":
+            model, _ = make_vit.build_sparsifiner()
+            return model, "deit", 224
+        if preset in AGENT:
+            e, h, a, layers, size = AGENT[preset]
+            model = make_vit.build_agent_deit(img_size=size, patch_size=16, embed_dim=e, depth=12,
+                                              num_heads=h, agent_num=[str(a)] * 4, agent_layer=layers)
+            return model, "agent", size
+    raise SystemExit(f"compare_vit: unknown preset {preset}")
+
+
+def list_images(root, limit):
+    files = []
+    for d, _, names in os.walk(root):
+        files += [os.path.join(d, n) for n in names if n.lower().endswith(IMG_EXT)]
+    files.sort()
+    return files[:limit] if limit else files
+
+
+def build(args):
+    import torch
+    model, preset, size = build_reference(args.preset, args.seed)
+    if args.head_std > 0:
+        g = torch.Generator().manual_seed(args.seed)
+        with torch.no_grad():
+            for name in ("head", "head_dist"):
+                head = getattr(model, name, None)
+                if isinstance(head, torch.nn.Linear):
+                    head.weight.copy_(torch.randn(head.weight.shape, generator=g) * args.head_std)
+                    head.bias.zero_()
+    if args.predictor_scale != 1.0:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith("mask_predictor.proj_n"):
+                    p.mul_(args.predictor_scale)
+    model.eval()
+    path = os.path.join(args.out, f"{args.tag}.safetensors")
+    if args.force or not os.path.exists(path):
+        sd = {k: v.detach().numpy() for k, v in model.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
+        seer_st.write_safetensors(path, sd, {"seer.arch": args.preset,
+                                             "seer.source": f"reference init, seed {args.seed}, head std "
+                                                            f"{args.head_std}, predictor scale {args.predictor_scale}"})
+        print(f"wrote {path}: {len(sd)} tensors")
+    return model, preset, size
+
+
+def logits_of(out):
+    return out["x"] if isinstance(out, dict) else out  # Sparsifiner's eval forward: a dict
+
+
+def run_reference(args, model, preset, size, files):
+    import torch
+    import make_vit
+    top_path = os.path.join(args.out, f"{args.tag}.ref_top5.jsonl")
+    npy_path = os.path.join(args.out, f"{args.tag}.ref_logits.npy")
+    if not args.force and os.path.exists(npy_path) and os.path.exists(top_path):
+        logits = np.load(npy_path)
+        if logits.shape[0] == len(files):
+            return logits
+    tf = make_vit.eval_transform(preset, size)
+    print(tf)
+    torch.set_num_threads(os.cpu_count() or 1)
+    out = []
+    t0 = time.time()
+    with torch.no_grad():
+        for i in range(0, len(files), args.batch):
+            xs = [tf(make_vit.load_rgb(f)) for f in files[i:i + args.batch]]
+            out.append(logits_of(model(torch.stack(xs))).numpy())
+            print(f"\rreference: {i + len(xs)}/{len(files)} ({time.time() - t0:.0f} s)", end="", flush=True)
+    print()
+    logits = np.concatenate(out).astype(np.float32)
+    np.save(npy_path, logits)
+    with open(top_path, "w") as fh:
+        for f, l in zip(files, logits):
+            top = np.argsort(-l, kind="stable")[:5]
+            fh.write(json.dumps({"file": f, "top": [int(c) for c in top]}) + "\n")
+    print(f"wrote {top_path}")
+    return logits
+
+
+def key_of(path, root):
+    """Match seer's paths to ours: relative to the image root when under it."""
+    p = os.path.realpath(path)
+    r = os.path.realpath(root)
+    return os.path.relpath(p, r) if p.startswith(r + os.sep) else p
+
+
+def compare_top5(args, files, ref_logits):
+    ref = {key_of(f, args.images): np.argsort(-l, kind="stable")[:5] for f, l in zip(files, ref_logits)}
+    n = same5 = same1 = failed = 0
+    with open(args.seer_jsonl) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            o = json.loads(line)
+            k = key_of(o["file"], args.images)
+            if k not in ref:
+                continue
+            if not o.get("ok", False):
+                failed += 1
+                continue
+            got = [e["class"] for e in o["top"]][:5]
+            n += 1
+            same5 += set(got) == set(int(c) for c in ref[k])
+            same1 += got[0] == int(ref[k][0])
+    missing = len(ref) - n - failed
+    print(f"top-5 agreement: {n} files compared ({failed} failed in seer, {missing} missing)")
+    if n:
+        print(f"  identical top-5 sets: {100.0 * same5 / n:.2f}% ({same5}/{n})")
+        print(f"  identical top-1:      {100.0 * same1 / n:.2f}% ({same1}/{n})")
+
+
+def compare_logits(args, files, ref_logits):
+    sd, meta = seer_st.read_safetensors(args.seer_logits)
+    got = sd["logits"].astype(np.float64)
+    names = [key_of(f, args.images) for f in json.loads(meta["files"])]
+    index = {key_of(f, args.images): i for i, f in enumerate(files)}
+    rows = [(j, index[k]) for j, k in enumerate(names) if k in index]
+    if not rows:
+        print("logits: no file in common")
+        return
+    g = got[[j for j, _ in rows]]
+    r = ref_logits[[i for _, i in rows]].astype(np.float64)
+    d = g - r
+    rel = np.linalg.norm(d) / np.linalg.norm(r)
+    gc, rc = g - g.mean(axis=0), r - r.mean(axis=0)
+    rel_c = np.linalg.norm(gc - rc) / np.linalg.norm(rc) if len(rows) > 1 else float("nan")
+    print(f"logits: {len(rows)} images; max abs err {np.abs(d).max():.3e} "
+          f"(max |ref| {np.abs(r).max():.3e}), rel-L2 {rel:.3e}; image-dependent part: "
+          f"rel-L2 {rel_c:.3e} (its norm is {np.linalg.norm(rc) / np.linalg.norm(r):.3f} of the logits')")
+    per = np.linalg.norm(d, axis=1) / np.linalg.norm(r, axis=1)
+    print(f"  per-image rel-L2: median {np.median(per):.3e}, max {per.max():.3e}; "
+          f"images above 1e-4: {(per > 1e-4).sum()}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="folder for the weights and reference outputs")
+    ap.add_argument("--images", required=True, help="folder of images (searched recursively)")
+    ap.add_argument("--preset", default="deit_small_patch16_224")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--head-std", type=float, default=1.0,
+                    help="redraw the head(s) from N(0, std^2); 0 keeps the reference init")
+    ap.add_argument("--predictor-scale", type=float, default=1.0,
+                    help="Sparsifiner: multiply proj_n (its random init leaves the low-rank softmax "
+                         "nearly uniform, so the top-8 choice is decided by rounding); 50 gives a "
+                         "peaked predictor as a trained one")
+    ap.add_argument("--tag", help="name of the output files (default: the preset)")
+    ap.add_argument("--limit", type=int, default=0, help="first N images (sorted) only")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--list-out", help="write the image list (one path a line) here")
+    ap.add_argument("--seer-jsonl", help="seer classify --format jsonl --topk 5 output")
+    ap.add_argument("--seer-logits", help="seer classify --logits output (.safetensors)")
+    ap.add_argument("--force", action="store_true", help="redo the weights and reference run")
+    args = ap.parse_args()
+    args.tag = args.tag or args.preset
+
+    os.makedirs(args.out, exist_ok=True)
+    files = list_images(args.images, args.limit)
+    if not files:
+        raise SystemExit(f"compare_vit: no images under {args.images}")
+    if args.list_out:
+        with open(args.list_out, "w") as fh:
+            fh.write("".join(f + "\n" for f in files))
+    model, preset, size = build(args)
+    ref_logits = run_reference(args, model, preset, size, files)
+    print(f"{args.preset}: {len(files)} images")
+    if args.seer_jsonl:
+        compare_top5(args, files, ref_logits)
+    if args.seer_logits:
+        compare_logits(args, files, ref_logits)
+
+
+if __name__ == "__main__":
+    main()
