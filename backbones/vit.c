@@ -332,6 +332,7 @@ static const vit_config deit_tiny = DEIT(192, 12, 3, false), deit_small = DEIT(3
 // 0.25 in all 12 blocks, REDUCE_N_FACTOR 6, REDUCE_C_FACTOR 2, BASIS_THRESHOLD 2e-2, top-8
 // basis coefficients, top-k connectivity, no token pruning.
 static const vit_config sparsifiner_cfg = {.attn = VIT_ATTN_SPARSIFINER,
+                                           .sparse_gather = true,
                                            .img_size = 224,
                                            .patch_size = 16,
                                            .embed_dim = 384,

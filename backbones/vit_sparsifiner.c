@@ -9,13 +9,10 @@
 // Attention is then softmax over the kept keys only.
 //
 // Two forms of the sparse attention, same numbers (up to summation order):
-// - default: the mask enters a dense attention as a 0/-inf bias (every query still computes
-//   all L scores): the reference's numbers, not yet its savings.
-// - seer.config sparse_gather=1: each query gathers its kept keys and values (seer_gather with
-//   the index repeated over the channels) and attends over them only. With the existing ops
-//   this is slower and far larger than the masked form (DeiT-S size on CPU: ~3x the time,
-//   ~7x the memory: 4.8 GB at batch 4), so it is opt-in; a fused gather-attention kernel is
-//   the real sparse path.
+// - default (seer.config sparse_gather=1): each patch query attends over its kept keys only
+//   (seer_attention_gather): Lq * n * (D + Dv) work per head instead of Lq * Lk * (D + Dv).
+// - sparse_gather=0: the mask enters a dense attention as a 0/-inf bias (every query still
+//   computes all L scores); kept for comparison and for the mask visualisation.
 //
 // Top-k ties: seer_topk keeps the lower index; PyTorch's topk (sorted=False, nth_element on
 // CPU) breaks exact ties in an implementation-defined order. Exact ties between the kept and
@@ -134,32 +131,18 @@ static seer_tensor *connectivity_bias(seer_ctx *c, const seer_tensor *keep, seer
     return seer_concat(c, rows, 2, 2); // [B, H, L, L]
 }
 
-// Sparse form: each patch query gathers its kept keys and values and attends over them only;
-// the class query attends densely. Same numbers as the masked form up to summation order.
+// Sparse form: each patch query attends over its kept keys only (seer_attention_gather reads
+// just those rows of K and V); the class query attends densely. Same numbers as the masked
+// form up to summation order.
 static seer_tensor *gathered_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                        const seer_tensor *v, const seer_tensor *keep, float scale) {
-    if (!keep) return NULL;
-    const int64_t B = q->shape[0], H = q->shape[1], L = q->shape[2], D = q->shape[3];
-    const int64_t n = keep->shape[3];
-    // index of row r = (query i, slot j) repeated over the D channels (stride 0)
-    seer_tensor *flat = seer_reshape(c, keep, 4, (int64_t[]){B, H, (L - 1) * n, 1});
-    if (!flat) return NULL;
-    seer_tensor idx = *flat;
-    idx.shape[3] = D;
-    idx.stride[3] = 0;
-    const seer_tensor *idx_d = seer_ctx_view(c, &idx);
-    const int64_t sel[5] = {B, H, L - 1, n, D};
-    seer_tensor *k_sel = seer_reshape(c, seer_gather(c, k, 2, idx_d), 5, sel); // [B, H, L-1, n, D]
-    seer_tensor *v_sel = seer_reshape(c, seer_gather(c, v, 2, idx_d), 5, sel);
-    seer_tensor *q_p = seer_contiguous(c, seer_narrow(c, q, 2, 1, L - 1));
-    q_p = seer_reshape(c, q_p, 5, (int64_t[]){B, H, L - 1, 1, D});
-    seer_tensor *s = seer_matmul(c, q_p, k_sel, false, true, 1.0f, NULL); // [B, H, L-1, 1, n]
-    seer_tensor *o =
-        seer_matmul(c, seer_softmax(c, s, scale, NULL), v_sel, false, false, 1.0f, NULL);
-    o = seer_reshape(c, o, 4, (int64_t[]){B, H, L - 1, D});
+    if (!q || !keep) return NULL;
+    const int64_t L = q->shape[2];
+    seer_tensor *o_p = seer_attention_gather(c, seer_narrow(c, q, 2, 1, L - 1), k, v, keep,
+                                             scale); // [B, H, L-1, D]
     seer_tensor *o_cls =
         seer_attention(c, seer_narrow(c, q, 2, 0, 1), k, v, NULL, scale); // [B, H, 1, D]
-    const seer_tensor *rows[2] = {o_cls, o};
+    const seer_tensor *rows[2] = {o_cls, o_p};
     return seer_concat(c, rows, 2, 2); // [B, H, L, D]
 }
 
