@@ -83,26 +83,15 @@ static seer_status meta_ints(const seer_st_file *f, const char *key, int out[4])
     return SEER_STATUS_OK;
 }
 
-static seer_status meta_int(const seer_st_file *f, const char *key, int *out) {
-    const char *s = seer_st_metadata(f, key);
-    if (!s) return SEER_STATUS_OK;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < 0 || v > 1 << 20)
-        return seer_fail(SEER_STATUS_FORMAT, "metadata %s = '%s': expected an integer", key, s);
-    *out = (int)v;
-    return SEER_STATUS_OK;
-}
-
 static seer_status read_config(const seer_st_file *f, const char *arch, biformer_config *cfg) {
     int auto_pad = cfg->auto_pad;
     SEER_TRY(meta_ints(f, "seer.depths", cfg->depths));
     SEER_TRY(meta_ints(f, "seer.embed_dims", cfg->dims));
     SEER_TRY(meta_ints(f, "seer.qk_dims", cfg->qk_dims));
     SEER_TRY(meta_ints(f, "seer.topks", cfg->topks));
-    SEER_TRY(meta_int(f, "seer.head_dim", &cfg->head_dim));
-    SEER_TRY(meta_int(f, "seer.n_win", &cfg->n_win));
-    SEER_TRY(meta_int(f, "seer.auto_pad", &auto_pad));
+    SEER_TRY(seer_st_metadata_int(f, "seer.head_dim", 0, 1 << 20, &cfg->head_dim));
+    SEER_TRY(seer_st_metadata_int(f, "seer.n_win", 0, 1 << 20, &cfg->n_win));
+    SEER_TRY(seer_st_metadata_int(f, "seer.auto_pad", 0, 1 << 20, &auto_pad));
     const char *s = seer_st_metadata(f, "seer.mlp_ratios");
     if (s) SEER_TRY(parse_list("seer.mlp_ratios", s, cfg->mlp_ratios));
     cfg->auto_pad = auto_pad != 0;

@@ -282,3 +282,29 @@ seer_status seer_st_check_unexpected(const seer_st_file *f, const char *const *k
                      "it; %d unexpected in all)",
                      first, seer_st_path(f), n_bad);
 }
+
+seer_status seer_st_metadata_int(const seer_st_file *f, const char *key, int lo, int hi, int *v) {
+    const char *s = seer_st_metadata(f, key);
+    if (!s) return SEER_STATUS_OK;
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || x < lo || x > hi)
+        return seer_fail(SEER_STATUS_FORMAT,
+                         "%s: metadata %s = '%s' is not a whole number from %d to %d",
+                         seer_st_path(f), key, s, lo, hi);
+    *v = (int)x;
+    return SEER_STATUS_OK;
+}
+
+seer_status seer_st_metadata_float(const seer_st_file *f, const char *key, double lo, double hi,
+                                   float *v) {
+    const char *s = seer_st_metadata(f, key);
+    if (!s) return SEER_STATUS_OK;
+    char *end;
+    double x = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(x >= lo && x <= hi))
+        return seer_fail(SEER_STATUS_FORMAT, "%s: metadata %s = '%s' is not a number from %g to %g",
+                         seer_st_path(f), key, s, lo, hi);
+    *v = (float)x;
+    return SEER_STATUS_OK;
+}

@@ -47,6 +47,12 @@ seer_device seer_weights_device(const seer_weights *w);
 seer_status seer_st_read_f32_expect(const seer_st_file *f, const char *name, int ndim,
                                     const int64_t *shape, float **out_malloced);
 
+// Optional numeric metadata: absent leaves *v as it is (the preset's value); present must be a
+// whole number in [lo, hi] (or a number in [lo, hi]), else FORMAT naming the file, key and text.
+seer_status seer_st_metadata_int(const seer_st_file *f, const char *key, int lo, int hi, int *v);
+seer_status seer_st_metadata_float(const seer_st_file *f, const char *key, double lo, double hi,
+                                   float *v);
+
 // Report the first tensor (in file order) that is not in known[0..n_known) and does not start
 // with ignore_prefix (NULL = ignore nothing): FORMAT "unexpected tensor 'x' in FILE (...)".
 // OK if every tensor in the file is known or ignored.

@@ -67,30 +67,6 @@ seer_status seer_enat_preset(const char *name, seer_enat_config *out) {
                      name);
 }
 
-static seer_status meta_int(const seer_st_file *f, const char *key, int lo, int *v) {
-    const char *s = seer_st_metadata(f, key);
-    if (!s) return SEER_STATUS_OK;
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || x < lo || x > 1 << 20)
-        return seer_fail(SEER_STATUS_FORMAT, "%s: metadata %s = '%s' is not a whole number >= %d",
-                         seer_st_path(f), key, s, lo);
-    *v = (int)x;
-    return SEER_STATUS_OK;
-}
-
-static seer_status meta_float(const seer_st_file *f, const char *key, float *v) {
-    const char *s = seer_st_metadata(f, key);
-    if (!s) return SEER_STATUS_OK;
-    char *end;
-    double x = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || !(x >= 0) || x > 1e6)
-        return seer_fail(SEER_STATUS_FORMAT, "%s: metadata %s = '%s' is not a number >= 0",
-                         seer_st_path(f), key, s);
-    *v = (float)x;
-    return SEER_STATUS_OK;
-}
-
 static seer_status config_from_file(const seer_st_file *f, seer_enat_config *g, char *name) {
     // seer.arch: a preset, or another "enat..." name (our own models) over enat_l's values
     const char *arch = seer_st_metadata(f, "seer.arch");
@@ -101,17 +77,17 @@ static seer_status config_from_file(const seer_st_file *f, seer_enat_config *g, 
         seer_clear_error();
     }
     snprintf(name, 64, "%s", arch ? arch : "enat_l");
-    SEER_TRY(meta_int(f, "enat.hidden_size", 1, &g->hidden));
-    SEER_TRY(meta_int(f, "enat.num_heads", 1, &g->heads));
-    SEER_TRY(meta_int(f, "enat.depth_enc", 0, &g->depth_enc));
-    SEER_TRY(meta_int(f, "enat.depth_dec", 0, &g->depth_dec));
-    SEER_TRY(meta_int(f, "enat.codebook_size", 1, &g->codebook_size));
-    SEER_TRY(meta_int(f, "enat.num_classes", 1, &g->num_classes));
-    SEER_TRY(meta_int(f, "enat.grid", 1, &g->grid));
-    SEER_TRY(meta_int(f, "enat.steps", 1, &g->steps));
-    SEER_TRY(meta_float(f, "enat.cfg", &g->cfg));
-    SEER_TRY(meta_float(f, "enat.mask_temp", &g->mask_temp));
-    SEER_TRY(meta_float(f, "enat.samp_temp", &g->samp_temp));
+    SEER_TRY(seer_st_metadata_int(f, "enat.hidden_size", 1, 1 << 20, &g->hidden));
+    SEER_TRY(seer_st_metadata_int(f, "enat.num_heads", 1, 1 << 20, &g->heads));
+    SEER_TRY(seer_st_metadata_int(f, "enat.depth_enc", 0, 1 << 20, &g->depth_enc));
+    SEER_TRY(seer_st_metadata_int(f, "enat.depth_dec", 0, 1 << 20, &g->depth_dec));
+    SEER_TRY(seer_st_metadata_int(f, "enat.codebook_size", 1, 1 << 20, &g->codebook_size));
+    SEER_TRY(seer_st_metadata_int(f, "enat.num_classes", 1, 1 << 20, &g->num_classes));
+    SEER_TRY(seer_st_metadata_int(f, "enat.grid", 1, 1 << 20, &g->grid));
+    SEER_TRY(seer_st_metadata_int(f, "enat.steps", 1, 1 << 20, &g->steps));
+    SEER_TRY(seer_st_metadata_float(f, "enat.cfg", 0.0, 1e6, &g->cfg));
+    SEER_TRY(seer_st_metadata_float(f, "enat.mask_temp", 0.0, 1e6, &g->mask_temp));
+    SEER_TRY(seer_st_metadata_float(f, "enat.samp_temp", 0.0, 1e6, &g->samp_temp));
     if (g->hidden % g->heads)
         return seer_fail(SEER_STATUS_FORMAT, "%s: hidden size %d is not a multiple of %d heads",
                          seer_st_path(f), g->hidden, g->heads);

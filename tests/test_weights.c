@@ -239,3 +239,30 @@ Test(weights, load_checkpoint_into_store) {
     free(qkv);
     free(proj);
 }
+
+Test(weights, metadata_numbers) {
+    seer_st_writer *w = seer_st_writer_new();
+    seer_st_writer_set_metadata(w, "n", "12");
+    seer_st_writer_set_metadata(w, "bad", "12x");
+    seer_st_writer_set_metadata(w, "x", "0.25");
+    void *buf;
+    size_t n;
+    cr_assert_eq(seer_st_writer_to_memory(w, &buf, &n), SEER_STATUS_OK);
+    seer_st_file *f = NULL;
+    cr_assert_eq(seer_st_open_memory(buf, n, "meta.safetensors", &f), SEER_STATUS_OK);
+    int v = 7;
+    float x = 1.0f;
+    cr_assert_eq(seer_st_metadata_int(f, "absent", 0, 100, &v), SEER_STATUS_OK);
+    cr_assert_eq(v, 7, "an absent key keeps the preset's value");
+    cr_assert_eq(seer_st_metadata_int(f, "n", 0, 100, &v), SEER_STATUS_OK);
+    cr_assert_eq(v, 12);
+    cr_assert_eq(seer_st_metadata_int(f, "n", 0, 10, &v), SEER_STATUS_FORMAT);
+    cr_assert_eq(seer_st_metadata_int(f, "bad", 0, 100, &v), SEER_STATUS_FORMAT);
+    cr_assert(strstr(seer_last_error(), "'12x'"), "%s", seer_last_error());
+    cr_assert_eq(seer_st_metadata_float(f, "x", 0, 1, &x), SEER_STATUS_OK);
+    cr_assert_float_eq(x, 0.25f, 1e-7f);
+    cr_assert_eq(seer_st_metadata_float(f, "n", 0, 1, &x), SEER_STATUS_FORMAT);
+    seer_st_close(f);
+    free(buf);
+    seer_st_writer_free(w);
+}

@@ -64,18 +64,6 @@ seer_status seer_vqgan_preset(const char *name, seer_vqgan_config *out) {
                      name);
 }
 
-static seer_status meta_int(const seer_st_file *f, const char *key, int lo, int *v) {
-    const char *s = seer_st_metadata(f, key);
-    if (!s) return SEER_STATUS_OK;
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || x < lo || x > 1 << 20)
-        return seer_fail(SEER_STATUS_FORMAT, "%s: metadata %s = '%s' is not a whole number >= %d",
-                         seer_st_path(f), key, s, lo);
-    *v = (int)x;
-    return SEER_STATUS_OK;
-}
-
 static seer_status config_from_file(const seer_st_file *f, seer_vqgan_config *cfg) {
     // seer.arch: a preset, or another "vq..." name (our own tokenizers) over vq-f16-jax's values
     const char *arch = seer_st_metadata(f, "seer.arch");
@@ -86,13 +74,13 @@ static seer_status config_from_file(const seer_st_file *f, seer_vqgan_config *cf
         SEER_TRY(seer_vqgan_preset("vq-f16-jax", cfg));
         seer_clear_error();
     }
-    SEER_TRY(meta_int(f, "vqgan.in_channels", 1, &cfg->in_channels));
-    SEER_TRY(meta_int(f, "vqgan.out_ch", 1, &cfg->out_ch));
-    SEER_TRY(meta_int(f, "vqgan.ch", 1, &cfg->ch));
-    SEER_TRY(meta_int(f, "vqgan.num_res_blocks", 1, &cfg->num_res_blocks));
-    SEER_TRY(meta_int(f, "vqgan.z_channels", 1, &cfg->z_channels));
-    SEER_TRY(meta_int(f, "vqgan.n_embed", 1, &cfg->n_embed));
-    SEER_TRY(meta_int(f, "vqgan.embed_dim", 1, &cfg->embed_dim));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.in_channels", 1, 1 << 20, &cfg->in_channels));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.out_ch", 1, 1 << 20, &cfg->out_ch));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.ch", 1, 1 << 20, &cfg->ch));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.num_res_blocks", 1, 1 << 20, &cfg->num_res_blocks));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.z_channels", 1, 1 << 20, &cfg->z_channels));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.n_embed", 1, 1 << 20, &cfg->n_embed));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.embed_dim", 1, 1 << 20, &cfg->embed_dim));
     const char *mult = seer_st_metadata(f, "vqgan.ch_mult");
     if (mult) {
         int n = 0;
