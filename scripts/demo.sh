@@ -21,3 +21,6 @@ echo "== seer classify (ResNet-56, CIFAR-10 classes) =="
 echo
 echo "== seer eval top1 on cifar10/test (10,000 JPEG images) =="
 ./build/seer eval top1 --model resnet56 --data "$data"/cifar10/test --batch 100
+echo
+echo "Open the desktop app on the same images:"
+echo "  SEER_MODELS=$SEER_MODELS build/seer-gui $data/cifar10/test/cat"
