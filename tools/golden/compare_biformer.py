@@ -53,7 +53,7 @@ IMG_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 def import_reference(ref, timm_src):
     """models.biformer and the repository's datasets.py (fairscale stand-in on the path)."""
-    d = tempfile.mkdtemp(prefix="fairscale_stub_")
+    d = tempfile.mkdtemp(prefix="fairscale_stand_in_")
     os.makedirs(os.path.join(d, "fairscale", "nn"))
     for p in ("fairscale/__init__.py", "fairscale/nn/__init__.py"):
         open(os.path.join(d, p), "w").close()

@@ -54,9 +54,9 @@ CONFIGS = {
 }
 
 
-def fairscale_stub():
+def fairscale_stand_in():
     """models/biformer.py imports fairscale.nn.checkpoint.checkpoint_wrapper (training only)."""
-    d = tempfile.mkdtemp(prefix="fairscale_stub_")
+    d = tempfile.mkdtemp(prefix="fairscale_stand_in_")
     os.makedirs(os.path.join(d, "fairscale", "nn"))
     for p in ("fairscale/__init__.py", "fairscale/nn/__init__.py"):
         open(os.path.join(d, p), "w").close()
@@ -66,7 +66,7 @@ def fairscale_stub():
 
 
 def import_biformer(ref, timm_src):
-    for p in (timm_src, ref, fairscale_stub()):
+    for p in (timm_src, ref, fairscale_stand_in()):
         sys.path.insert(0, p)
     import warnings
     with warnings.catch_warnings():

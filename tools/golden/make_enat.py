@@ -36,7 +36,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
 sys.path.insert(0, here)
 import seer_st  # noqa: E402
-from make_vqgan import stub_modules  # noqa: E402
+from make_vqgan import stand_in_modules  # noqa: E402
 
 TINY = dict(grid=4, hidden=32, heads=2, enc_dec=(2, 1), codebook=64, classes=1000)
 GEN = dict(steps=8, cfg_scale=2.5, mask_temp=1.5, samp_temp=6.0)
@@ -45,7 +45,7 @@ GEN = dict(steps=8, cfg_scale=2.5, mask_temp=1.5, samp_temp=6.0)
 def load_reference(ref):
     if ref not in sys.path:
         sys.path.insert(0, ref)
-    stub_modules()
+    stand_in_modules()
     from libs.models import DiT
     from libs import nat_misc
     return DiT, nat_misc

@@ -41,9 +41,9 @@ IMAGES = ["n01498041_stingray.JPEG", "n02110185_Siberian_husky.JPEG",
           "n03345487_fire_engine.JPEG", "n07248320_book_jacket.JPEG"]
 
 
-def stub_modules():
+def stand_in_modules():
     """Stand-ins for the reference's logging/progress imports (loguru, tqdm), unused here."""
-    d = tempfile.mkdtemp(prefix="enat_stubs_")
+    d = tempfile.mkdtemp(prefix="enat_stand_ins_")
     with open(os.path.join(d, "loguru.py"), "w") as f:
         f.write("import logging\nlogger = logging.getLogger('loguru')\n")
     with open(os.path.join(d, "tqdm.py"), "w") as f:
@@ -55,7 +55,7 @@ def load_reference(ref):
     """(vqgan module, ENAT utils module) from the ENAT checkout."""
     if ref not in sys.path:
         sys.path.insert(0, ref)
-    stub_modules()
+    stand_in_modules()
     spec = importlib.util.spec_from_file_location("enat_vqgan", os.path.join(ref, "taming/models/vqgan.py"))
     vqgan = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(vqgan)
