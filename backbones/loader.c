@@ -155,11 +155,7 @@ static seer_status load_with(seer_model *m, seer_st_file *f) {
 seer_status seer_model_load(const char *path, const char *arch_name, seer_device dev,
                             seer_dtype dtype, seer_model **out) {
     *out = NULL;
-    if (dtype != SEER_F32 && dtype != SEER_F16 && dtype != SEER_BF16)
-        return seer_fail(SEER_STATUS_ARG, "model compute dtype must be f32, f16 or bf16");
-    if (dtype != SEER_F32 && dev == SEER_DEVICE_CPU)
-        return seer_fail(SEER_STATUS_UNSUPPORTED, "%s precision runs on CUDA only; the CPU computes in f32",
-                         seer_dtype_name(dtype));
+    SEER_TRY(seer_check_compute_dtype(dev, dtype, "model"));
     seer_st_file *f = NULL;
     SEER_TRY(seer_st_open(path, &f));
     const char *name = arch_name ? arch_name : seer_st_metadata(f, "seer.arch");

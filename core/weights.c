@@ -308,3 +308,13 @@ seer_status seer_st_metadata_float(const seer_st_file *f, const char *key, doubl
     *v = (float)x;
     return SEER_STATUS_OK;
 }
+
+seer_status seer_check_compute_dtype(seer_device dev, seer_dtype dt, const char *what) {
+    if (dt != SEER_F32 && dt != SEER_F16 && dt != SEER_BF16)
+        return seer_fail(SEER_STATUS_ARG, "%s compute dtype must be f32, f16 or bf16", what);
+    if (dt != SEER_F32 && dev == SEER_DEVICE_CPU)
+        return seer_fail(SEER_STATUS_UNSUPPORTED,
+                         "%s precision runs on CUDA only; the CPU computes in f32",
+                         seer_dtype_name(dt));
+    return SEER_STATUS_OK;
+}

@@ -47,6 +47,10 @@ seer_device seer_weights_device(const seer_weights *w);
 seer_status seer_st_read_f32_expect(const seer_st_file *f, const char *name, int ndim,
                                     const int64_t *shape, float **out_malloced);
 
+// The compute dtypes a model may load with: F32 anywhere, F16/BF16 on CUDA only. `what`
+// names the model in the message ("model", "ENAT", "tokenizer").
+seer_status seer_check_compute_dtype(seer_device dev, seer_dtype dt, const char *what);
+
 // Optional numeric metadata: absent leaves *v as it is (the preset's value); present must be a
 // whole number in [lo, hi] (or a number in [lo, hi]), else FORMAT naming the file, key and text.
 seer_status seer_st_metadata_int(const seer_st_file *f, const char *key, int lo, int hi, int *v);

@@ -231,11 +231,7 @@ void seer_enat_free(seer_enat *m) {
 
 seer_status seer_enat_load(const char *path, seer_device dev, seer_dtype dt, seer_enat **out) {
     *out = NULL;
-    if (dt != SEER_F32 && dt != SEER_F16 && dt != SEER_BF16)
-        return seer_fail(SEER_STATUS_ARG, "ENAT compute dtype must be f32, f16 or bf16");
-    if (dt != SEER_F32 && dev == SEER_DEVICE_CPU)
-        return seer_fail(SEER_STATUS_UNSUPPORTED, "%s precision runs on CUDA only",
-                         seer_dtype_name(dt));
+    SEER_TRY(seer_check_compute_dtype(dev, dt, "ENAT"));
     seer_st_file *f = NULL;
     SEER_TRY(seer_st_open(path, &f));
     seer_enat *m = calloc(1, sizeof *m);
