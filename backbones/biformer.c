@@ -12,7 +12,10 @@
 // Presets as models/biformer.py registers them. A file's metadata may change the config (the
 // golden fixtures use small ones): seer.depths, seer.embed_dims, seer.qk_dims (4 integers each),
 // seer.topks (4 integers: k > 0 routes to k regions, -2 = full attention with LePE),
-// seer.mlp_ratios (4 numbers), seer.head_dim, seer.n_win, seer.auto_pad (0 or 1).
+// seer.mlp_ratios (4 numbers), seer.head_dim, seer.n_win, seer.auto_pad (0 or 1), and
+// seer.stem_strides (2 integers: the strides of the stem's two convs, 2,2 in every official
+// preset; the CIFAR-10 model of tools/torch_ref/biformer.py uses 1,2: a 16x16 first stage on
+// 32x32 images).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,7 @@ typedef struct biformer_config {
     double mlp_ratios[4];
     int head_dim, n_win;
     bool auto_pad;
+    int stem_strides[2];
 } biformer_config;
 
 typedef struct conv_bn {
@@ -55,27 +59,27 @@ typedef struct biformer {
 
 // ---- config --------------------------------------------------------------------------------
 
-// "a,b,c,d" -> 4 numbers.
-static seer_status parse_list(const char *key, const char *s, double out[4]) {
+// "a,b,..." -> n numbers.
+static seer_status parse_list(const char *key, const char *s, double *out, int n) {
     const char *p = s;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         char *end;
         errno = 0;
         out[i] = strtod(p, &end);
-        if (end == p || errno || (i < 3 && *end != ',') || (i == 3 && *end != '\0'))
+        if (end == p || errno || (i < n - 1 && *end != ',') || (i == n - 1 && *end != '\0'))
             return seer_fail(SEER_STATUS_FORMAT,
-                             "metadata %s = '%s': expected 4 comma-separated numbers", key, s);
+                             "metadata %s = '%s': expected %d comma-separated numbers", key, s, n);
         p = end + 1;
     }
     return SEER_STATUS_OK;
 }
 
-static seer_status meta_ints(const seer_st_file *f, const char *key, int out[4]) {
+static seer_status meta_ints(const seer_st_file *f, const char *key, int *out, int n) {
     const char *s = seer_st_metadata(f, key);
     if (!s) return SEER_STATUS_OK;
-    double v[4];
-    SEER_TRY(parse_list(key, s, v));
-    for (int i = 0; i < 4; i++) {
+    double v[4] = {0};
+    SEER_TRY(parse_list(key, s, v, n));
+    for (int i = 0; i < n; i++) {
         if (v[i] != (int)v[i])
             return seer_fail(SEER_STATUS_FORMAT, "metadata %s = '%s': expected integers", key, s);
         out[i] = (int)v[i];
@@ -85,19 +89,25 @@ static seer_status meta_ints(const seer_st_file *f, const char *key, int out[4])
 
 static seer_status read_config(const seer_st_file *f, const char *arch, biformer_config *cfg) {
     int auto_pad = cfg->auto_pad;
-    SEER_TRY(meta_ints(f, "seer.depths", cfg->depths));
-    SEER_TRY(meta_ints(f, "seer.embed_dims", cfg->dims));
-    SEER_TRY(meta_ints(f, "seer.qk_dims", cfg->qk_dims));
-    SEER_TRY(meta_ints(f, "seer.topks", cfg->topks));
+    SEER_TRY(meta_ints(f, "seer.depths", cfg->depths, 4));
+    SEER_TRY(meta_ints(f, "seer.embed_dims", cfg->dims, 4));
+    SEER_TRY(meta_ints(f, "seer.qk_dims", cfg->qk_dims, 4));
+    SEER_TRY(meta_ints(f, "seer.topks", cfg->topks, 4));
+    SEER_TRY(meta_ints(f, "seer.stem_strides", cfg->stem_strides, 2));
     SEER_TRY(seer_st_metadata_int(f, "seer.head_dim", 0, 1 << 20, &cfg->head_dim));
     SEER_TRY(seer_st_metadata_int(f, "seer.n_win", 0, 1 << 20, &cfg->n_win));
     SEER_TRY(seer_st_metadata_int(f, "seer.auto_pad", 0, 1 << 20, &auto_pad));
     const char *s = seer_st_metadata(f, "seer.mlp_ratios");
-    if (s) SEER_TRY(parse_list("seer.mlp_ratios", s, cfg->mlp_ratios));
+    if (s) SEER_TRY(parse_list("seer.mlp_ratios", s, cfg->mlp_ratios, 4));
     cfg->auto_pad = auto_pad != 0;
     if (cfg->n_win < 1 || cfg->head_dim < 1 || auto_pad > 1)
         return seer_fail(SEER_STATUS_FORMAT, "%s: n_win %d, head_dim %d, auto_pad %d out of range",
                          arch, cfg->n_win, cfg->head_dim, auto_pad);
+    for (int i = 0; i < 2; i++)
+        if (cfg->stem_strides[i] < 1 || cfg->stem_strides[i] > 16)
+            return seer_fail(SEER_STATUS_FORMAT,
+                             "%s: metadata seer.stem_strides: stride %d out of range [1, 16]", arch,
+                             cfg->stem_strides[i]);
     for (int i = 0; i < 4; i++) {
         int d = cfg->dims[i], qk = cfg->qk_dims[i], k = cfg->topks[i];
         int heads = k > 0 ? qk / cfg->head_dim : MHSA_HEADS;
@@ -235,7 +245,7 @@ static seer_status biformer_load(seer_model *m, seer_loader *l) {
             SEER_TRY(load_block(l, m, cfg, s, &r->blocks[s][j], p));
         }
     }
-    int64_t c = d[3], n = m->arch->num_classes;
+    int64_t c = d[3], n = m->num_classes;
     if (!(r->norm_w = load1(l, m, "norm", "weight", c)) ||
         !(r->norm_b = load1(l, m, "norm", "bias", c)) ||
         !(r->norm_mean = load1(l, m, "norm", "running_mean", c)) ||
@@ -248,8 +258,9 @@ static seer_status biformer_load(seer_model *m, seer_loader *l) {
 
 // ---- forward -------------------------------------------------------------------------------
 
-static seer_tensor *conv3x3_s2(seer_ctx *c, const seer_tensor *x, const conv_bn *cb) {
-    seer_conv2d_params p = {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+// 3x3 conv (padding 1) with its BatchNorm folded in.
+static seer_tensor *conv3x3(seer_ctx *c, const seer_tensor *x, const conv_bn *cb, int stride) {
+    seer_conv2d_params p = {.stride_h = stride, .stride_w = stride, .pad_h = 1, .pad_w = 1};
     return seer_conv2d(c, x, cb->w, cb->b, &p);
 }
 
@@ -272,12 +283,17 @@ static bool check_grid(seer_model *m, seer_ctx *c, const seer_tensor *in, const 
     const biformer *r = m->impl;
     int64_t S = r->cfg.n_win, h = x->shape[1], w = x->shape[2];
     if (r->cfg.topks[s] < 1 || r->cfg.auto_pad || (h % S == 0 && w % S == 0)) return true;
+    // Input sides that work: multiples of n_win times the stride of stage 3 (the last routed
+    // stage in every preset); the example is the one nearest the preset's size.
+    int64_t mult = 4LL * r->cfg.stem_strides[0] * r->cfg.stem_strides[1] * S;
+    int64_t times = (m->arch->img_size + mult / 2) / mult;
+    int64_t example = mult * (times > 1 ? times : 1);
     seer_ctx_fail(c, SEER_STATUS_SHAPE,
                   "%s: a %lldx%lld input gives a %lldx%lld map in stage %d, not divisible by "
                   "n_win = %lld: bi-level routing needs every routed stage divisible (input sides "
-                  "a multiple of %lld, e.g. %d)",
+                  "a multiple of %lld, e.g. %lld)",
                   m->arch->name, (long long)in->shape[1], (long long)in->shape[2], (long long)h,
-                  (long long)w, s + 1, (long long)S, (long long)(16 * S), m->arch->img_size);
+                  (long long)w, s + 1, (long long)S, (long long)mult, (long long)example);
     return false;
 }
 
@@ -298,10 +314,13 @@ seer_status seer_biformer_stages(seer_model *m, seer_ctx *c, const seer_tensor *
                              m->arch->name, seer_tensor_shape_str(x, buf, sizeof buf));
     }
     const biformer *r = m->impl;
-    // Stem: [B, H, W, 3] -> [B, H/2, W/2, C0/2] -> [B, H/4, W/4, C0]
-    seer_tensor *h = conv3x3_s2(c, seer_gelu(c, conv3x3_s2(c, x, &r->stem[0])), &r->stem[1]);
+    // Stem: [B, H, W, 3] -> [B, H/2, W/2, C0/2] -> [B, H/4, W/4, C0] (strides 2, 2; the
+    // stem's strides s0, s1 in general, H/(s0 s1) in the end).
+    const int *ss = r->cfg.stem_strides;
+    seer_tensor *h =
+        conv3x3(c, seer_gelu(c, conv3x3(c, x, &r->stem[0], ss[0])), &r->stem[1], ss[1]);
     for (int s = 0; s < 4; s++) {
-        if (s > 0) h = conv3x3_s2(c, h, &r->down[s - 1]); // [B, H/2^(s+2), W/2^(s+2), C_s]
+        if (s > 0) h = conv3x3(c, h, &r->down[s - 1], 2); // [B, H/2^(s+2), W/2^(s+2), C_s]
         if (!h || !check_grid(m, c, x, h, s)) return seer_ctx_status(c);
         for (int j = 0; j < r->cfg.depths[s]; j++)
             h = block_forward(c, &r->blocks[s][j], h);
@@ -341,7 +360,8 @@ static seer_tensor *biformer_forward(seer_model *m, seer_ctx *c, const seer_tens
                               .mlp_ratios = {3, 3, 3, 3},                                          \
                               .head_dim = 32,                                                      \
                               .n_win = 7,                                                          \
-                              .auto_pad = false})
+                              .auto_pad = false,                                                   \
+                              .stem_strides = {2, 2}})
 
 #define BIFORMER_ARCH(n, cfg)                                                                      \
     {                                                                                              \

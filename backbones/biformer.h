@@ -11,8 +11,9 @@ extern "C" {
 #endif
 
 // The four stage outputs of a BiFormer model (m->arch->family == "biformer") for dense
-// prediction: out[i] is [B, H_i, W_i, C_i] (strides 4, 8, 16, 32), taken after the blocks of
-// stage i and before the classifier's final BatchNorm. The tensors live in c's arena.
+// prediction: out[i] is [B, H_i, W_i, C_i] (strides 4, 8, 16, 32; 2, 4, 8, 16 with
+// seer.stem_strides = 1,2), taken after the blocks of stage i and before the
+// classifier's final BatchNorm. The tensors live in c's arena.
 // Without auto_pad (the classification presets), every routed stage's map must be divisible
 // by n_win per side (224 -> 56, 28, 14); a file with metadata seer.auto_pad = 1 pads instead,
 // as the official segmentation backbones do.

@@ -8,7 +8,8 @@
 //
 // Presets (timm names): halonet26t, sehalonet33ts, halonet50ts, eca_halonext26ts,
 // halo2botnet50ts_256, haloregnetz_b, halonet_h1, each a config string (grammar in
-// halonet_cfg.c); a weights file may carry its own in metadata seer.halonet_cfg.
+// halonet_cfg.c); a weights file may carry its own in metadata seer.halonet_cfg. halonet_cifar
+// is ours: 10 classes at 32x32 (tools/torch_ref/halonet.py).
 // Input sizes: every halo layer needs its input map divisible by its block size, so inputs
 // are multiples of 256 (block 8 at stride 32), of 224 for haloregnetz_b (block 7);
 // halo2botnet50ts_256's bottleneck attention takes exactly 256x256. Other sizes fail with the
@@ -198,9 +199,9 @@ static seer_status halonet_load(seer_model *m, seer_loader *l) {
             load_conv(l, m, &net->final_conv, "final_conv", chs, cfg->num_features, 1, 1, 1, true));
         chs = cfg->num_features;
     }
-    net->fc_w = seer_load_tensor(l, m, "head.fc.weight", 2, (int64_t[]){m->arch->num_classes, chs});
+    net->fc_w = seer_load_tensor(l, m, "head.fc.weight", 2, (int64_t[]){m->num_classes, chs});
     net->fc_b = net->fc_w
-                    ? seer_load_tensor(l, m, "head.fc.bias", 1, (int64_t[]){m->arch->num_classes})
+                    ? seer_load_tensor(l, m, "head.fc.bias", 1, (int64_t[]){m->num_classes})
                     : NULL;
     return net->fc_b ? SEER_STATUS_OK : SEER_STATUS_FORMAT;
 }
@@ -329,5 +330,19 @@ const seer_arch seer_halonet_archs[] = {
     HALONET_ARCH("halonet_h1", 256, "imagenet_timm,crop_pct=0.95,size=256",
                  "stem=7x7:64:max act=relu sa=halo:8:3:8:0:1 "
                  "stages=SSS/64/1/0/1,SSS/128/2/0/1,SSSSSSSSSS/256/2/0/1,SSS/512/2/0/1"),
+    // CIFAR-10, trained by us (tools/torch_ref/halonet.py's CIFAR config): 32x32, 3x3/2 stem,
+    // halo blocks on 16x16 (block 4: 16 blocks), 8x8 (4 blocks) and 4x4 (block 2: 4 blocks).
+    {.name = "halonet_cifar",
+     .family = "halonet",
+     .num_classes = 10,
+     .img_size = 32,
+     .preprocess = "cifar",
+     .labels = "cifar10",
+     .config = "stem=3x3:48 act=silu sa=halo:4:1:4:0:1 "
+               "stages=BBS/128/1/0/0.5,BBS/256/2/0/0.5,BS/512/2/0/0.5/halo:2:1:8:0:1",
+     .load = halonet_load,
+     .forward = halonet_forward,
+     .features = halonet_features,
+     .free_impl = halonet_free},
 };
 const int seer_halonet_arch_count = sizeof seer_halonet_archs / sizeof *seer_halonet_archs;

@@ -158,8 +158,8 @@ static seer_status inception_load(seer_model *m, seer_loader *l) {
     for (int i = 0; i < 11; i++) SEER_TRY(load_block(l, m, &net->mixed[i], i, wd));
     // The fc of the 1008 TensorFlow classes: not used by FID, loaded so that forward() gives
     // the checkpoint's logits and every tensor of the file is accounted for.
-    net->fc_w = seer_load_tensor(l, m, "fc.weight", 2, (int64_t[]){m->arch->num_classes, 2048 / wd});
-    net->fc_b = net->fc_w ? seer_load_tensor(l, m, "fc.bias", 1, (int64_t[]){m->arch->num_classes}) : NULL;
+    net->fc_w = seer_load_tensor(l, m, "fc.weight", 2, (int64_t[]){m->num_classes, 2048 / wd});
+    net->fc_b = net->fc_w ? seer_load_tensor(l, m, "fc.bias", 1, (int64_t[]){m->num_classes}) : NULL;
     return net->fc_b ? SEER_STATUS_OK : SEER_STATUS_FORMAT;
 }
 

@@ -152,6 +152,29 @@ static seer_status load_with(seer_model *m, seer_st_file *f) {
     return st;
 }
 
+// metadata seer.labels, else the arch's for the arch's class count, "cifar10" for 10 classes,
+// else none (classes by number).
+static void choose_labels(seer_model *m, const seer_st_file *f) {
+    const char *labels = seer_st_metadata(f, "seer.labels");
+    if (!labels)
+        labels = m->num_classes == m->arch->num_classes ? m->arch->labels
+                 : m->num_classes == 10                 ? "cifar10"
+                                                        : "";
+    snprintf(m->labels, sizeof m->labels, "%s", labels);
+}
+
+seer_status seer_model_config_classes(seer_model *m, seer_loader *l, int n) {
+    if (n <= 0 || n == m->num_classes) return SEER_STATUS_OK;
+    const seer_st_file *f = seer_loader_file(l);
+    if (seer_st_metadata(f, "seer.num_classes"))
+        return seer_fail(SEER_STATUS_FORMAT,
+                         "seer.config names %d classes but metadata seer.num_classes is %d", n,
+                         m->num_classes);
+    m->num_classes = n;
+    choose_labels(m, f);
+    return SEER_STATUS_OK;
+}
+
 seer_status seer_model_load(const char *path, const char *arch_name, seer_device dev,
                             seer_dtype dtype, seer_model **out) {
     *out = NULL;
@@ -180,8 +203,11 @@ seer_status seer_model_load(const char *path, const char *arch_name, seer_device
     snprintf(m->path, sizeof m->path, "%s", path);
     const char *pre = seer_st_metadata(f, "seer.preprocess");
     snprintf(m->preprocess, sizeof m->preprocess, "%s", pre ? pre : arch->preprocess);
+    m->num_classes = arch->num_classes;
+    seer_status st = seer_st_metadata_int(f, "seer.num_classes", 1, 1 << 20, &m->num_classes);
+    choose_labels(m, f);
     m->weights = seer_weights_new(dev);
-    seer_status st = m->weights ? load_with(m, f) : SEER_STATUS_OOM;
+    if (st == SEER_STATUS_OK) st = m->weights ? load_with(m, f) : SEER_STATUS_OOM;
     seer_st_close(f);
     if (st != SEER_STATUS_OK) {
         seer_model_free(m);

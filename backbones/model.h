@@ -39,6 +39,11 @@ struct seer_model {
     void *impl;             // the family's own structure (layers, shapes)
     char preprocess[256];   // preset string: metadata seer.preprocess or the arch's
     char path[512];
+    // Classes of this file's head: metadata seer.num_classes, else the arch's. Label set
+    // (assets/labels/<set>.txt or built in): metadata seer.labels, else the arch's when the
+    // class count is the arch's, "cifar10" for 10 classes, else "" (classes by number).
+    int num_classes;
+    char labels[32];
 };
 
 const seer_arch *seer_arch_find(const char *name);
@@ -54,6 +59,11 @@ seer_tensor *seer_model_forward(seer_model *m, seer_ctx *c, const seer_tensor *x
 seer_tensor *seer_model_features(seer_model *m, seer_ctx *c, const seer_tensor *x);
 
 // ---- for model families: reading weights -----------------------------------------------------
+// A family whose config text names the head's class count (seer.config num_classes, as older
+// files and the golden fixtures do) reconciles it with m->num_classes: metadata
+// seer.num_classes, when present, must agree; otherwise the config's count is taken (and the
+// label set chosen for it). n <= 0: the config does not name it (nothing changes).
+seer_status seer_model_config_classes(seer_model *m, seer_loader *l, int n);
 // A loader tracks which tensors of the file the model used, so that a file of another
 // architecture is refused with the first tensor that does not fit, by name.
 const seer_st_file *seer_loader_file(seer_loader *l);

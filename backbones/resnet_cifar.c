@@ -71,15 +71,16 @@ static seer_status resnet_load(seer_model *m, seer_loader *l) {
             c_in = c_out;
         }
     }
-    r->fc_w = seer_load_tensor(l, m, "linear.weight", 2, (int64_t[]){m->arch->num_classes, 64});
-    r->fc_b = r->fc_w ? seer_load_tensor(l, m, "linear.bias", 1, (int64_t[]){m->arch->num_classes}) : NULL;
+    r->fc_w = seer_load_tensor(l, m, "linear.weight", 2, (int64_t[]){m->num_classes, 64});
+    r->fc_b = r->fc_w ? seer_load_tensor(l, m, "linear.bias", 1, (int64_t[]){m->num_classes}) : NULL;
     return r->fc_b ? SEER_STATUS_OK : SEER_STATUS_FORMAT;
 }
 
-static seer_tensor *conv_bn_fwd(seer_ctx *c, const seer_tensor *x, const conv_bn *cb, bool relu) {
+// relu(conv(x) + bn [+ residual]), the epilogue fused into the convolution.
+static seer_tensor *conv_bn_fwd(seer_ctx *c, const seer_tensor *x, const conv_bn *cb,
+                                const seer_tensor *residual) {
     seer_conv2d_params p = {.stride_h = cb->stride, .stride_w = cb->stride, .pad_h = 1, .pad_w = 1};
-    seer_tensor *y = seer_conv2d(c, x, cb->w, cb->b, &p);
-    return relu ? seer_relu(c, y) : y;
+    return seer_conv2d_fused(c, x, cb->w, cb->b, &p, residual, true);
 }
 
 // Option A: x[:, ::2, ::2, :] with pad zero channels on each side.
@@ -98,13 +99,12 @@ static seer_tensor *shortcut_a(seer_ctx *c, const seer_tensor *x, int pad) {
 
 static seer_tensor *resnet_features(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     const resnet *r = m->impl;
-    seer_tensor *h = conv_bn_fwd(c, x, &r->stem, true);  // [B, 32, 32, 16]
+    seer_tensor *h = conv_bn_fwd(c, x, &r->stem, NULL);  // [B, 32, 32, 16]
     for (int i = 0; i < r->n_blocks; i++) {
         const block *b = &r->blocks[i];
-        seer_tensor *y = conv_bn_fwd(c, h, &b->c1, true);
-        y = conv_bn_fwd(c, y, &b->c2, false);
         seer_tensor *sc = b->pad_channels ? shortcut_a(c, h, b->pad_channels) : h;
-        h = seer_relu(c, seer_add(c, y, sc));
+        seer_tensor *y = conv_bn_fwd(c, h, &b->c1, NULL);
+        h = conv_bn_fwd(c, y, &b->c2, sc);  // relu(bn2(conv2(y)) + shortcut)
     }
     // h: [B, 8, 8, 64] -> mean over positions -> [B, 64]
     if (!h) return NULL;

@@ -18,7 +18,10 @@
 //   F32 in BF16/F16 mode (1 + ls1 s rounded to BF16 would lose the ls1 s part).
 //
 // The config (dims, depths, MLP ratios) is the preset's; a file's metadata seer.embed_dims,
-// seer.depths, seer.mlp_ratios ("a,b,c,d") override it (the golden fixtures use tiny ones).
+// seer.depths, seer.mlp_ratios ("a,b,c,d") override it (the golden fixtures use tiny ones), and
+// seer.stem_kernel / seer.stem_stride change the first patch embedding (7x7 stride 4 in every
+// official preset; the CIFAR-10 model of tools/torch_ref/van.py uses 7x7 stride 2: a 16x16
+// first stage on 32x32 images).
 #include "backbones/van.h"
 
 #include <math.h>
@@ -34,6 +37,7 @@ typedef struct van_config {
     int dims[N_STAGES];
     int depths[N_STAGES];
     double mlp_ratios[N_STAGES];
+    int stem_kernel, stem_stride; // first patch embedding; padding stem_kernel / 2
 } van_config;
 
 typedef struct van_block {
@@ -103,6 +107,9 @@ static seer_status config_of(seer_loader *l, const van_config *preset, van_confi
     SEER_TRY(parse_list(l, "seer.embed_dims", dims));
     SEER_TRY(parse_list(l, "seer.depths", depths));
     SEER_TRY(parse_list(l, "seer.mlp_ratios", cfg->mlp_ratios));
+    const seer_st_file *f = seer_loader_file(l);
+    SEER_TRY(seer_st_metadata_int(f, "seer.stem_kernel", 1, 31, &cfg->stem_kernel));
+    SEER_TRY(seer_st_metadata_int(f, "seer.stem_stride", 1, 31, &cfg->stem_stride));
     for (int i = 0; i < N_STAGES; i++) {
         if (dims[i] != floor(dims[i]) || depths[i] != floor(depths[i]))
             return seer_fail(SEER_STATUS_FORMAT, "metadata seer.embed_dims and seer.depths "
@@ -288,8 +295,8 @@ static seer_status van_load(seer_model *m, seer_loader *l) {
         s->dim = v->cfg.dims[i];
         s->hidden = (int)(s->dim * v->cfg.mlp_ratios[i]); // int(dim * mlp_ratio), as Block does
         s->depth = v->cfg.depths[i];
-        s->kernel = i == 0 ? 7 : 3;
-        s->stride = i == 0 ? 4 : 2;
+        s->kernel = i == 0 ? v->cfg.stem_kernel : 3;
+        s->stride = i == 0 ? v->cfg.stem_stride : 2;
         if (s->hidden < 1) return seer_fail(SEER_STATUS_FORMAT, "VAN stage %d: MLP width 0", i + 1);
         SEER_TRY(load_patch_embed(l, m, i, s, c_in));
         if (!(s->blocks = calloc((size_t)s->depth, sizeof *s->blocks))) return oom();
@@ -319,7 +326,7 @@ static seer_status van_load(seer_model *m, seer_loader *l) {
         if (!s->ones) return SEER_STATUS_OOM;
         c_in = s->dim;
     }
-    int64_t nc = m->arch->num_classes;
+    int64_t nc = m->num_classes;
     v->head_w = seer_load_tensor(l, m, "head.weight", 2, (int64_t[]){nc, c_in});
     v->head_b = v->head_w ? seer_load_tensor(l, m, "head.bias", 1, (int64_t[]){nc}) : NULL;
     return v->head_b ? SEER_STATUS_OK : SEER_STATUS_FORMAT;
@@ -414,7 +421,7 @@ static seer_tensor *van_forward(seer_model *m, seer_ctx *c, const seer_tensor *x
     {                                                                                              \
         .name = "van_" #n, .family = "van", .num_classes = 1000, .img_size = 224,                  \
         .preprocess = "van", .labels = "imagenet",                                                 \
-        .config = &(const van_config){{d0, d1, d2, d3}, {n0, n1, n2, n3}, {8, 8, 4, 4}},           \
+        .config = &(const van_config){{d0, d1, d2, d3}, {n0, n1, n2, n3}, {8, 8, 4, 4}, 7, 4},     \
         .load = van_load, .forward = van_forward, .features = van_features, .free_impl = van_free  \
     }
 

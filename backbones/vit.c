@@ -148,8 +148,13 @@ static seer_status vit_load(seer_model *m, seer_loader *l) {
     if (!net) return seer_fail(SEER_STATUS_OOM, "out of host memory");
     m->impl = net;
     net->cfg = *(const vit_config *)m->arch->config;
+    net->cfg.num_classes = 0; // 0: seer.config does not name it
     const char *over = seer_st_metadata(seer_loader_file(l), "seer.config");
     if (over) SEER_TRY(vit_config_parse(over, &net->cfg));
+    // The head's size: metadata seer.num_classes, or seer.config's num_classes (older files,
+    // the golden fixtures); callers size logits by m->num_classes.
+    SEER_TRY(seer_model_config_classes(m, l, net->cfg.num_classes));
+    net->cfg.num_classes = m->num_classes;
     const vit_config *g = &net->cfg;
     SEER_TRY(vit_config_check(g));
     const int64_t C = g->embed_dim, P = g->patch_size, K = g->num_classes;

@@ -13,9 +13,10 @@
 //
 // Config: the preset's, or metadata `seer.config` holding a JSON object of timm's VOLO
 // kwargs (those not given keep the preset's value): layers, embed_dims, num_heads (lists of
-// 2..8 stages), mlp_ratio (number or list), img_size, patch_size (4, 8, 16), stem_hidden_dim,
+// 2..8 stages), mlp_ratio (number or list), img_size, patch_size (4, 8, 16 as timm, or 2: a
+// 1x1 projection after the stride-2 stem, for 32x32 CIFAR inputs), stem_hidden_dim,
 // qkv_bias, post_layers (null or a list of "ca"), use_aux_head, global_pool ("token" or
-// "avg"), num_classes (must be the arch's), downsamples / outlook_attention (only the one
+// "avg"), num_classes (as metadata seer.num_classes, which must agree), downsamples / outlook_attention (only the one
 // layout every VOLO uses: outlooker stage 0, downsample after it), and the official repo's
 // out_kernel, out_stride, out_padding (outlook attention window; timm fixes 3, 2, 1).
 #include <jansson.h>
@@ -40,6 +41,7 @@ typedef struct volo_config {
     int out_kernel, out_stride, out_padding;
     int post_layers; // class-attention blocks
     bool qkv_bias, use_aux_head, avg_pool;
+    int num_classes; // seer.config's, 0 when not named (metadata seer.num_classes decides)
 } volo_config;
 
 typedef struct linear {
@@ -131,8 +133,7 @@ static seer_status check_layout_flags(json_t *v, const char *key) {
                           key);
 }
 
-static seer_status apply_key(volo_config *cfg, const seer_arch *arch, const char *key, json_t *v,
-                             int *n) {
+static seer_status apply_key(volo_config *cfg, const char *key, json_t *v, int *n) {
     if (!strcmp(key, "layers")) return int_list(v, key, n, cfg->layers);
     if (!strcmp(key, "embed_dims")) return int_list(v, key, n, cfg->embed_dims);
     if (!strcmp(key, "num_heads")) return int_list(v, key, n, cfg->num_heads);
@@ -152,10 +153,10 @@ static seer_status apply_key(volo_config *cfg, const seer_arch *arch, const char
     }
     if (!strcmp(key, "img_size")) return int_value(v, key, 16, 8192, &cfg->img_size);
     if (!strcmp(key, "patch_size")) {
-        SEER_TRY(int_value(v, key, 4, 16, &cfg->patch_size));
-        if (cfg->patch_size == 4 || cfg->patch_size == 8 || cfg->patch_size == 16)
-            return SEER_STATUS_OK;
-        return seer_fail(SEER_STATUS_FORMAT, "seer.config: patch_size must be 4, 8 or 16");
+        SEER_TRY(int_value(v, key, 2, 16, &cfg->patch_size));
+        int p = cfg->patch_size;
+        if (p == 2 || p == 4 || p == 8 || p == 16) return SEER_STATUS_OK;
+        return seer_fail(SEER_STATUS_FORMAT, "seer.config: patch_size must be 2, 4, 8 or 16");
     }
     if (!strcmp(key, "stem_hidden_dim")) return int_value(v, key, 1, 65536, &cfg->stem_hidden_dim);
     if (!strcmp(key, "out_kernel")) return int_value(v, key, 1, 15, &cfg->out_kernel);
@@ -183,9 +184,11 @@ static seer_status apply_key(volo_config *cfg, const seer_arch *arch, const char
         return SEER_STATUS_OK;
     }
     if (!strcmp(key, "num_classes")) {
-        if (json_is_integer(v) && json_integer_value(v) == arch->num_classes) return SEER_STATUS_OK;
-        return seer_fail(SEER_STATUS_UNSUPPORTED, "seer.config: num_classes must be %s's %d",
-                         arch->name, arch->num_classes);
+        if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 1 << 20) {
+            cfg->num_classes = (int)json_integer_value(v);
+            return SEER_STATUS_OK;
+        }
+        return seer_fail(SEER_STATUS_FORMAT, "seer.config: num_classes must be a positive integer");
     }
     if (!strcmp(key, "downsamples") || !strcmp(key, "outlook_attention"))
         return check_layout_flags(v, key);
@@ -236,7 +239,7 @@ static seer_status read_config(const seer_arch *arch, const seer_st_file *f, vol
         const char *key;
         json_t *v;
         json_object_foreach(root, key, v) {
-            if (st == SEER_STATUS_OK) st = apply_key(cfg, arch, key, v, &n);
+            if (st == SEER_STATUS_OK) st = apply_key(cfg, key, v, &n);
         }
         json_decref(root);
         SEER_TRY(st);
@@ -358,7 +361,8 @@ static seer_status volo_load(seer_model *m, seer_loader *l) {
     m->impl = v;
     volo_config *cfg = &v->cfg;
     SEER_TRY(read_config(m->arch, seer_loader_file(l), cfg));
-    int n = cfg->n_stages, n_blocks = 0, d = cfg->embed_dims[n - 1], nc = m->arch->num_classes;
+    SEER_TRY(seer_model_config_classes(m, l, cfg->num_classes));
+    int n = cfg->n_stages, n_blocks = 0, d = cfg->embed_dims[n - 1], nc = m->num_classes;
     for (int s = 1; s < n; s++)
         n_blocks += cfg->layers[s];
     v->outlookers = calloc((size_t)cfg->layers[0] + 1, sizeof *v->outlookers);
@@ -620,6 +624,21 @@ static const volo_config volo_d3 = VOLO_CFG(8, 8, 16, 4, 256, 512, 8, 16, 3, 64)
 static const volo_config volo_d4 = VOLO_CFG(8, 8, 16, 4, 384, 768, 12, 16, 3, 64);
 static const volo_config volo_d5 = VOLO_CFG(12, 12, 20, 4, 384, 768, 12, 16, 4, 128);
 
+// CIFAR-10 (tools/torch_ref/volo.py, trained by us): 32x32 -> stem 16x16, 1x1 patches, 4
+// outlookers on the 16x16 grid, 4 transformers on 8x8 tokens, 2 class-attention blocks.
+static const volo_config volo_cifar = {.n_stages = 2,
+                                       .layers = {4, 4},
+                                       .embed_dims = {128, 160},
+                                       .num_heads = {4, 5},
+                                       .mlp_ratio = {3, 3},
+                                       .patch_size = 2,
+                                       .stem_hidden_dim = 64,
+                                       .out_kernel = 3,
+                                       .out_stride = 2,
+                                       .out_padding = 1,
+                                       .post_layers = 2,
+                                       .use_aux_head = true};
+
 #define VOLO_ARCH(nm, cfg, size, crop)                                                             \
     {                                                                                              \
         .name = nm, .family = "volo", .num_classes = 1000, .img_size = size,                       \
@@ -629,11 +648,27 @@ static const volo_config volo_d5 = VOLO_CFG(12, 12, 20, 4, 384, 768, 12, 16, 4, 
     }
 
 const seer_arch seer_volo_archs[] = {
-    VOLO_ARCH("volo_d1_224", volo_d1, 224, "0.96"), VOLO_ARCH("volo_d1_384", volo_d1, 384, "1.0"),
-    VOLO_ARCH("volo_d2_224", volo_d2, 224, "0.96"), VOLO_ARCH("volo_d2_384", volo_d2, 384, "1.0"),
-    VOLO_ARCH("volo_d3_224", volo_d3, 224, "0.96"), VOLO_ARCH("volo_d3_448", volo_d3, 448, "1.0"),
-    VOLO_ARCH("volo_d4_224", volo_d4, 224, "0.96"), VOLO_ARCH("volo_d4_448", volo_d4, 448, "1.15"),
-    VOLO_ARCH("volo_d5_224", volo_d5, 224, "0.96"), VOLO_ARCH("volo_d5_448", volo_d5, 448, "1.15"),
+    VOLO_ARCH("volo_d1_224", volo_d1, 224, "0.96"),
+    VOLO_ARCH("volo_d1_384", volo_d1, 384, "1.0"),
+    VOLO_ARCH("volo_d2_224", volo_d2, 224, "0.96"),
+    VOLO_ARCH("volo_d2_384", volo_d2, 384, "1.0"),
+    VOLO_ARCH("volo_d3_224", volo_d3, 224, "0.96"),
+    VOLO_ARCH("volo_d3_448", volo_d3, 448, "1.0"),
+    VOLO_ARCH("volo_d4_224", volo_d4, 224, "0.96"),
+    VOLO_ARCH("volo_d4_448", volo_d4, 448, "1.15"),
+    VOLO_ARCH("volo_d5_224", volo_d5, 224, "0.96"),
+    VOLO_ARCH("volo_d5_448", volo_d5, 448, "1.15"),
     VOLO_ARCH("volo_d5_512", volo_d5, 512, "1.15"),
+    {.name = "volo_cifar",
+     .family = "volo",
+     .num_classes = 10,
+     .img_size = 32,
+     .preprocess = "cifar",
+     .labels = "cifar10",
+     .config = &volo_cifar,
+     .load = volo_load,
+     .forward = volo_forward,
+     .features = volo_features,
+     .free_impl = volo_free},
 };
 const int seer_volo_arch_count = sizeof seer_volo_archs / sizeof *seer_volo_archs;

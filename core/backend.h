@@ -86,6 +86,13 @@ typedef struct seer_backend {
     // idx: [B, H, Lq, n] I32/I64 contiguous; see seer_attention_gather.
     seer_status (*attention_gather)(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
                                     const seer_tensor *v, const seer_tensor *idx, float scale);
+
+    // Optional (NULL: the front composes conv2d, binary add and unary relu): conv2d with its
+    // epilogue, y = conv2d(x, w, b); y += residual (y's shape, contiguous) if not NULL;
+    // y = max(y, 0) if relu. p as for conv2d.
+    seer_status (*conv2d_fused)(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                const seer_tensor *b, const seer_conv2d_params *p,
+                                const seer_tensor *residual, bool relu);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

@@ -429,3 +429,19 @@ void seer_image_free(seer_image *img) {
     free(img->px);
     memset(img, 0, sizeof *img);
 }
+
+seer_status seer_make_dirs(const char *dir) {
+    char p[4096];
+    if (!dir || !*dir || strlen(dir) >= sizeof p)
+        return seer_fail(SEER_STATUS_ARG, "folder name empty or too long");
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c) continue;
+        const char end = *c;
+        *c = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return seer_fail(SEER_STATUS_IO, "cannot create folder %s: %s", p, strerror(errno));
+        if (!end) return SEER_STATUS_OK;
+        *c = '/';
+    }
+}

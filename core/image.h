@@ -90,4 +90,8 @@ seer_status seer_image_write_png(const char *path, const seer_image *img,
                                  const char *const *text_keys, const char *const *text_values,
                                  int n_text);
 
+// Create folder `dir` and any missing parents (mkdir -p), for the folders images are saved
+// into. SEER_STATUS_IO naming the part that could not be made.
+seer_status seer_make_dirs(const char *dir);
+
 #endif

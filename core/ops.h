@@ -63,6 +63,13 @@ typedef struct seer_conv2d_params {
 // x: [B, H, W, C_in]; w: [C_out, kh, kw, C_in / groups]; b: [C_out] or NULL.
 seer_tensor *seer_conv2d(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
                          const seer_tensor *b, const seer_conv2d_params *p);
+// conv2d with its epilogue fused, as a residual block ends: y = conv2d(x, w, b), then
+// y += residual if residual is not NULL (y's shape and dtype), then y = max(y, 0) if relu.
+// One pass over y on the CPU; a composition of conv2d, add and relu where a backend has no
+// fused kernel.
+seer_tensor *seer_conv2d_fused(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                               const seer_tensor *b, const seer_conv2d_params *p,
+                               const seer_tensor *residual, bool relu);
 // Host-side: OIHW (PyTorch) F32 weights -> OHWI, into dst (same number of floats).
 void seer_conv_weight_from_oihw(float *dst, const float *src, int64_t o, int64_t i, int64_t kh,
                                 int64_t kw);

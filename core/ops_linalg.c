@@ -133,9 +133,12 @@ seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w
 
 // ---- convolution ---------------------------------------------------------------------------
 
-seer_tensor *seer_conv2d(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
-                         const seer_tensor *b, const seer_conv2d_params *p) {
-    SEER_OP_BEGIN(c, "conv2d", x, w);
+// Validates x, w, b and p and returns y allocated (uninitialized), with x, w made contiguous
+// and p normalized into *qp; NULL after recording a failure.
+static seer_tensor *conv2d_prepare(seer_ctx *c, const seer_tensor **x_io, const seer_tensor **w_io,
+                                   const seer_tensor *b, const seer_conv2d_params *p,
+                                   seer_conv2d_params *qp) {
+    const seer_tensor *x = *x_io, *w = *w_io;
     char sx[128], sw[128];
     if (!seer_op_check_float(c, "conv2d", x)) return NULL;
     if (w->dtype != x->dtype) {
@@ -191,13 +194,54 @@ seer_tensor *seer_conv2d(seer_ctx *c, const seer_tensor *x, const seer_tensor *w
     }
     const int64_t shape[4] = {x->shape[0], (hp - ekh) / q.stride_h + 1, (wp - ekw) / q.stride_w + 1,
                               cout};
-    x = seer_op_contig(c, x);
+    *x_io = x = seer_op_contig(c, x);
     if (!x) return NULL;
-    w = seer_op_contig(c, w);
+    *w_io = w = seer_op_contig(c, w);
     if (!w) return NULL;
-    seer_tensor *y = seer_ctx_tensor(c, x->dtype, 4, shape);
+    *qp = q;
+    return seer_ctx_tensor(c, x->dtype, 4, shape);
+}
+
+seer_tensor *seer_conv2d(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                         const seer_tensor *b, const seer_conv2d_params *p) {
+    SEER_OP_BEGIN(c, "conv2d", x, w);
+    seer_conv2d_params q;
+    seer_tensor *y = conv2d_prepare(c, &x, &w, b, p, &q);
     if (!y) return NULL;
     return seer_op_finish(c, "conv2d", seer_op_backend(c)->conv2d(y, x, w, b, &q), y);
+}
+
+seer_tensor *seer_conv2d_fused(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                               const seer_tensor *b, const seer_conv2d_params *p,
+                               const seer_tensor *residual, bool relu) {
+    SEER_OP_BEGIN(c, "conv2d_fused", x, w);
+    if (residual && !seer_op_check_device(c, "conv2d_fused", residual)) return NULL;
+    seer_conv2d_params q;
+    seer_tensor *y = conv2d_prepare(c, &x, &w, b, p, &q);
+    if (!y) return NULL;
+    if (residual) {
+        char sr[128], sy[128];
+        bool same = residual->ndim == 4 && residual->dtype == y->dtype;
+        for (int i = 0; same && i < 4; i++)
+            same = residual->shape[i] == y->shape[i];
+        if (!same) {
+            seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                          "conv2d_fused: residual is %s %s, expected the output's %s %s",
+                          seer_dtype_name(residual->dtype),
+                          seer_tensor_shape_str(residual, sr, sizeof sr),
+                          seer_dtype_name(y->dtype), seer_tensor_shape_str(y, sy, sizeof sy));
+            return NULL;
+        }
+    }
+    const seer_backend *be = seer_op_backend(c);
+    if (!be->conv2d_fused) {
+        // Composition for backends without a fused kernel.
+        y = seer_op_finish(c, "conv2d_fused", be->conv2d(y, x, w, b, &q), y);
+        if (residual) y = seer_add(c, y, residual);
+        return relu ? seer_relu(c, y) : y;
+    }
+    if (residual && !(residual = seer_op_contig(c, residual))) return NULL;
+    return seer_op_finish(c, "conv2d_fused", be->conv2d_fused(y, x, w, b, &q, residual, relu), y);
 }
 
 void seer_conv_weight_from_oihw(float *dst, const float *src, int64_t o, int64_t i, int64_t kh,

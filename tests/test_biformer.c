@@ -2,6 +2,10 @@
 // tiny configs with random weights on real photos. a: the presets' layout (n_win 7, routing to
 // 1, 4 and 16 regions, full attention with LePE in stage 4) at 112x112; b: auto_pad, qk_dim !=
 // dim and other top-k at 80x96. Logits, pooled features and the four stage feature maps.
+// cifar_stem: a small config with the stem strides 1, 2 (metadata seer.stem_strides), n_win 4
+// and routing to 4, 8, 8 of 16 regions, 10 classes, on two CIFAR images (maps 16, 8, 4, 2),
+// made by tools/torch_ref/check_biformer.py --fixture after checking that model against the
+// official code.
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +129,12 @@ Test(biformer, golden_b_auto_pad_qk_dim_cpu) {
     check_fixture("b", SEER_DEVICE_CPU, SEER_F32);
 }
 
+Test(biformer, golden_cifar_stem_strides_cpu) {
+    check_fixture("cifar_stem", SEER_DEVICE_CPU, SEER_F32);
+}
+
 // The same fixtures on the GPU (skipped without one): F32 to the reference's tolerance, BF16 and
-// F16 compute to 2e-2 with the same top-1.
+// F16 compute to 2e-2 with the same top-1 (cifar_stem: F32 only).
 Test(biformer, golden_cuda_f32_bf16_f16, .timeout = 300) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     static const seer_dtype dts[] = {SEER_F32, SEER_BF16, SEER_F16};
@@ -134,6 +142,7 @@ Test(biformer, golden_cuda_f32_bf16_f16, .timeout = 300) {
         check_fixture("a", SEER_DEVICE_CUDA, dts[j]);
         check_fixture("b", SEER_DEVICE_CUDA, dts[j]);
     }
+    check_fixture("cifar_stem", SEER_DEVICE_CUDA, SEER_F32);
 }
 
 Test(biformer, input_not_divisible_by_n_win_is_refused) {
@@ -150,6 +159,57 @@ Test(biformer, input_not_divisible_by_n_win_is_refused) {
     cr_assert(strstr(seer_ctx_error(c), "n_win = 7"), "%s", seer_ctx_error(c));
     seer_ctx_free(c);
     seer_model_free(m);
+}
+
+// The stem strides decide the map sizes: the divisibility error names the input side to use,
+// and a malformed seer.stem_strides is refused by name.
+Test(biformer, stem_strides_in_errors_and_metadata) {
+    seer_model *m = NULL;
+    cr_assert_eq(seer_model_load(golden_path("biformer_cifar_stem.weights.safetensors"), NULL,
+                                 SEER_DEVICE_CPU, SEER_F32, &m),
+                 SEER_STATUS_OK, "%s", seer_last_error());
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_tensor *in = seer_fill(c, seer_new(c, SEER_F32, 4, (int64_t[]){1, 24, 24, 3}), 0.5);
+    cr_assert_null(seer_model_forward(m, c, in));
+    cr_assert(strstr(seer_ctx_error(c), "24x24 input gives a 6x6 map in stage 2"), "%s",
+              seer_ctx_error(c));
+    cr_assert(strstr(seer_ctx_error(c), "a multiple of 32"), "%s", seer_ctx_error(c));
+    seer_ctx_free(c);
+    seer_model_free(m);
+
+    seer_st_file *f = NULL;
+    cr_assert_eq(seer_st_open(golden_path("biformer_cifar_stem.weights.safetensors"), &f),
+                 SEER_STATUS_OK);
+    static const char *bad[] = {"1,2,2", "0,2"};
+    for (int b = 0; b < 2; b++) {
+        seer_st_writer *w = seer_st_writer_new();
+        for (int i = 0; i < seer_st_count(f); i++) {
+            const char *n = seer_st_name(f, i);
+            seer_dtype dt;
+            int nd;
+            int64_t s[SEER_MAX_DIMS];
+            size_t nb;
+            cr_assert_eq(seer_st_info(f, n, &dt, &nd, s), SEER_STATUS_OK);
+            cr_assert_eq(seer_st_writer_add(w, n, dt, nd, s, seer_st_raw(f, n, &nb)),
+                         SEER_STATUS_OK);
+        }
+        for (int i = 0; i < seer_st_metadata_count(f); i++) {
+            const char *k = seer_st_metadata_key(f, i);
+            seer_st_writer_set_metadata(
+                w, k, strcmp(k, "seer.stem_strides") == 0 ? bad[b] : seer_st_metadata_value(f, i));
+        }
+        char path[] = "/tmp/seer_biformer_stem_XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        cr_assert_eq(seer_st_writer_save(w, path), SEER_STATUS_OK, "%s", seer_last_error());
+        seer_st_writer_free(w);
+        seer_status st = seer_model_load(path, NULL, SEER_DEVICE_CPU, SEER_F32, &m);
+        unlink(path);
+        cr_assert_neq(st, SEER_STATUS_OK);
+        cr_assert(strstr(seer_last_error(), "seer.stem_strides"), "%s", seer_last_error());
+    }
+    seer_st_close(f);
 }
 
 Test(biformer, presets_are_registered) {

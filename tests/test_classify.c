@@ -31,7 +31,7 @@ static int keep(const seer_classify_result *r, void *user) {
 Test(classify, ranks_by_logits_when_probabilities_underflow) {
     const seer_arch arch = {.name = "fixed", .num_classes = 4, .img_size = 32,
                             .preprocess = "cifar", .forward = fixed_logits};
-    seer_model m = {.arch = &arch, .device = SEER_DEVICE_CPU, .dtype = SEER_F32};
+    seer_model m = {.arch = &arch, .device = SEER_DEVICE_CPU, .dtype = SEER_F32, .num_classes = 4};
     snprintf(m.preprocess, sizeof m.preprocess, "cifar");
     char path[] = "/tmp/seer_classify_XXXXXX.png";
     int fd = mkstemps(path, 4);
@@ -53,4 +53,14 @@ Test(classify, ranks_by_logits_when_probabilities_underflow) {
     cr_assert_float_eq(r.prob[0], 1.0f, 1e-6f);
     seer_ctx_free(c);
     unlink(path);
+}
+
+Test(classify, numbered_labels_for_a_head_without_a_label_set) {
+    seer_labels l;
+    cr_assert_eq(seer_labels_numbered(3, &l), SEER_STATUS_OK);
+    cr_assert_eq(l.count, 3);
+    cr_assert_str_eq(l.id[0], "0");
+    cr_assert_str_eq(l.name[2], "2");
+    cr_assert_eq(seer_labels_find(&l, "1"), 1);
+    seer_labels_free(&l);
 }

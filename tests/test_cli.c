@@ -180,3 +180,20 @@ Test(cli, eval_top1_label_file_and_missing_class) {
     cr_assert_eq(run(args), 2);
     cr_assert(strstr(out, "class folder 'zebra'"), "%s", out);
 }
+
+Test(cli, a_shipped_model_is_named_by_its_file) {
+    // assets/models/van_cifar.safetensors is `--model van_cifar`: a file name, not a registry
+    // name; its seer.arch metadata says the architecture.
+    write_png("x.png", 32, 32);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/models' && cp '%s' '%s/models/my_net.safetensors'", dir,
+             golden_path("resnet8_cifar.weights.safetensors"), dir);
+    cr_assert_eq(system(cmd), 0);
+    setenv("SEER_MODELS", "models", 1);  // run() works in dir
+    int rc = run("classify --model my_net --device cpu x.png");
+    unsetenv("SEER_MODELS");
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "x.png"), "%s", out);
+    cr_assert_eq(run("classify --model no_such_net --device cpu x.png"), 2);
+    cr_assert(strstr(out, "unknown model 'no_such_net'"), "%s", out);
+}

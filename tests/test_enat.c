@@ -55,10 +55,12 @@ static void check_close(const char *what, seer_ctx *c, const seer_tensor *got_t,
     free(got);
 }
 
-static void run_forward(seer_device dev) {
-    seer_enat *m = load_tiny(dev);
+// A plain forward and one with the cache against a fixture (io: fwd_* and reuse_* as
+// tools/golden/make_enat.py writes them; tools/torch_ref/check_enat.py writes the same).
+static void run_forward_on(seer_enat *m, seer_device dev, const char *io_path) {
+    const seer_enat_config *g = seer_enat_get_config(m);
     seer_st_file *io = NULL;
-    cr_assert_eq(seer_st_open(golden_path("enat_tiny.io.safetensors"), &io), SEER_STATUS_OK);
+    cr_assert_eq(seer_st_open(io_path, &io), SEER_STATUS_OK, "%s", seer_last_error());
     int64_t s_ids[6], s_lab[6], s_f[6];
     size_t n_ids, n_lab;
     int nd;
@@ -71,13 +73,13 @@ static void run_forward(seer_device dev) {
     size_t n_feat = numel(nd, s_f);
     float *want_lb = golden_read(io, "reuse_logits", &nd, s_f);
     float *want_fb = golden_read(io, "reuse_feat", &nd, s_f);
-    int32_t labels[8];
+    int32_t *labels = malloc(sizeof *labels * n_lab);
     for (size_t i = 0; i < n_lab; i++)
         labels[i] = (int32_t)lab64[i];
     int B = (int)s_ids[0], L = (int)s_ids[1];
     uint8_t *masked_a = malloc(n_ids);
     for (size_t i = 0; i < n_ids; i++)
-        masked_a[i] = ids_a[i] == 64;
+        masked_a[i] = ids_a[i] == g->codebook_size;
 
     seer_ctx *c = seer_ctx_new(dev);
     seer_enat_input in = {.batch = B, .ids = ids_a, .labels = labels};
@@ -93,11 +95,12 @@ static void run_forward(seer_device dev) {
     seer_tensor *logits_b = seer_enat_forward(m, c, &in_b, &feat_b);
     check_close("reuse logits", c, logits_b, want_lb, n_logits);
     check_close("reuse feat", c, feat_b, want_fb, n_feat);
-    in_b.prev_feat = seer_from_host(c, want_fa, SEER_F32, 3, (int64_t[]){B, L, 32});
+    in_b.prev_feat = seer_from_host(c, want_fa, SEER_F32, 3, (int64_t[]){B, L, g->hidden});
     logits_b = seer_enat_forward(m, c, &in_b, NULL);
     check_close("reuse logits (reference cache)", c, logits_b, want_lb, n_logits);
 
     free(masked_a);
+    free(labels);
     free(ids_a);
     free(ids_b);
     free(lab64);
@@ -107,6 +110,11 @@ static void run_forward(seer_device dev) {
     free(want_fb);
     seer_st_close(io);
     seer_ctx_free(c);
+}
+
+static void run_forward(seer_device dev) {
+    seer_enat *m = load_tiny(dev);
+    run_forward_on(m, dev, golden_path("enat_tiny.io.safetensors"));
     seer_enat_free(m);
 }
 
@@ -117,6 +125,22 @@ Test(enat, golden_forward_and_reuse_cpu) {
 Test(enat, golden_forward_and_reuse_cuda) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip_test("no CUDA device");
     run_forward(SEER_DEVICE_CUDA);
+}
+
+// A fixture made outside the test suite: SEER_ENAT_FIXTURE=PREFIX names
+// PREFIX.weights.safetensors and PREFIX.io.safetensors (tools/torch_ref/check_enat.py runs this
+// with our CIFAR-10 configuration); skipped when unset.
+Test(enat, external_fixture_cpu) {
+    const char *prefix = getenv("SEER_ENAT_FIXTURE");
+    if (!prefix || !*prefix) cr_skip_test("SEER_ENAT_FIXTURE is not set");
+    char w[1024], io[1024];
+    snprintf(w, sizeof w, "%s.weights.safetensors", prefix);
+    snprintf(io, sizeof io, "%s.io.safetensors", prefix);
+    seer_enat *m = NULL;
+    cr_assert_eq(seer_enat_load(w, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    run_forward_on(m, SEER_DEVICE_CPU, io);
+    seer_enat_free(m);
 }
 
 typedef struct steps_seen {

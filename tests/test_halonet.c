@@ -239,3 +239,14 @@ Test(halonet, presets_are_registered_with_their_preprocessing) {
     cr_assert(strstr(seer_arch_find("halonet26t")->preprocess, "crop_pct=0.95,size=256"));
     cr_assert(strstr(seer_arch_find("sehalonet33ts")->preprocess, "crop_pct=0.94,size=256"));
 }
+
+// Our CIFAR-10 model (tools/torch_ref/halonet.py's CIFAR config): 32x32, "cifar" preprocessing.
+Test(halonet, cifar_preset_registered) {
+    const seer_arch *a = seer_arch_find("halonet_cifar");
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->family, "halonet");
+    cr_expect_eq(a->img_size, 32);
+    cr_expect_eq(a->num_classes, 10);
+    cr_expect_str_eq(a->preprocess, "cifar");
+    cr_expect_str_eq(a->labels, "cifar10");
+}

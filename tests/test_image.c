@@ -534,3 +534,24 @@ Test(image, png_write_errors, .init = make_tmp, .fini = rm_tmp) {
                  "k.png", "c = 1, 3 or 4");
     cr_assert_neq(access(tmp_path("k.png"), F_OK), 0, "nothing may be written on error");
 }
+
+Test(image, make_dirs_creates_parents_and_reports_what_failed) {
+    char base[] = "/tmp/seer_mkdirs_XXXXXX", path[256], file[256];
+    cr_assert_not_null(mkdtemp(base));
+    snprintf(path, sizeof path, "%s/a/b/c/", base);
+    cr_assert_eq(seer_make_dirs(path), SEER_STATUS_OK, "%s", seer_last_error());
+    cr_assert_eq(seer_make_dirs(path), SEER_STATUS_OK);  // existing is fine
+    struct stat st;
+    snprintf(path, sizeof path, "%s/a/b/c", base);
+    cr_assert(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    snprintf(file, sizeof file, "%s/f", base);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/f/g", base);  // a file in the way
+    cr_assert_eq(seer_make_dirs(path), SEER_STATUS_IO);
+    cr_assert(strstr(seer_last_error(), "/f/g"), "%s", seer_last_error());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    cr_assert_eq(system(cmd), 0);
+}

@@ -1,6 +1,9 @@
 // VAN against the official VAN-Classification code (tools/golden/make_van.py): a tiny four-stage
 // VAN with random weights, BN statistics and layer scales, on real photos at odd sizes
-// (60x76 and 68x68); logits and the four stage feature maps.
+// (60x76 and 68x68); logits and the four stage feature maps. van_cifar_stem: the same tiny VAN
+// with a 5x5 stride-2 first patch embedding (metadata seer.stem_kernel / seer.stem_stride) and
+// 10 classes, made by tools/torch_ref/check_van.py --fixture after checking that model against
+// the official code, on CIFAR images (32x32 and 29x23).
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,12 +71,15 @@ static void check_input(seer_model *m, const seer_st_file *io, const char *key) 
     free(x);
 }
 
-static seer_model *load_tiny(void) {
+static seer_model *load_fixture(const char *file) {
     seer_model *m = NULL;
-    cr_assert_eq(seer_model_load(golden_path("van_tiny.weights.safetensors"), NULL, SEER_DEVICE_CPU,
-                                 SEER_F32, &m),
+    cr_assert_eq(seer_model_load(golden_path(file), NULL, SEER_DEVICE_CPU, SEER_F32, &m),
                  SEER_STATUS_OK, "%s", seer_last_error());
     return m;
+}
+
+static seer_model *load_tiny(void) {
+    return load_fixture("van_tiny.weights.safetensors");
 }
 
 Test(van, golden_logits_and_stages_cpu) {
@@ -84,6 +90,19 @@ Test(van, golden_logits_and_stages_cpu) {
     cr_assert_eq(seer_st_open(golden_path("van_tiny.io.safetensors"), &io), SEER_STATUS_OK);
     check_input(m, io, "a"); // 2 x 60x76
     check_input(m, io, "b"); // 1 x 68x68
+    seer_st_close(io);
+    seer_model_free(m);
+}
+
+Test(van, golden_stem_knobs_cifar_cpu) {
+    seer_model *m = load_fixture("van_cifar_stem.weights.safetensors");
+    cr_assert_str_eq(m->arch->family, "van");
+    cr_assert_eq(m->num_classes, 10);
+    cr_assert_str_eq(m->preprocess, "cifar");
+    seer_st_file *io = NULL;
+    cr_assert_eq(seer_st_open(golden_path("van_cifar_stem.io.safetensors"), &io), SEER_STATUS_OK);
+    check_input(m, io, "a"); // 2 x 32x32: stages 16, 8, 4, 2
+    check_input(m, io, "b"); // 1 x 29x23: stages 15x12, 8x6, 4x3, 2x2
     seer_st_close(io);
     seer_model_free(m);
 }
@@ -174,5 +193,12 @@ Test(van, config_mismatch_is_refused_by_name) {
     p = rewrite_fixture("seer.mlp_ratios", "8,8,4", NULL);
     cr_assert_neq(seer_model_load(p, NULL, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK);
     cr_assert(strstr(seer_last_error(), "seer.mlp_ratios"), "%s", seer_last_error());
+    p = rewrite_fixture("seer.stem_stride", "0", NULL);
+    cr_assert_neq(seer_model_load(p, NULL, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK);
+    cr_assert(strstr(seer_last_error(), "seer.stem_stride"), "%s", seer_last_error());
+    // A first patch embedding of another kernel than the weights': named.
+    p = rewrite_fixture("seer.stem_kernel", "5", NULL);
+    cr_assert_neq(seer_model_load(p, NULL, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK);
+    cr_assert(strstr(seer_last_error(), "patch_embed1.proj.weight"), "%s", seer_last_error());
     unlink(p);
 }

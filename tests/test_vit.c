@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backbones/vit.h"
 #include "tests/golden_util.h"
@@ -162,4 +163,64 @@ Test(vit, weights_of_another_variant_are_refused_by_name) {
                   SEER_STATUS_OK);
     cr_assert_null(m);
     cr_assert(strstr(seer_last_error(), "pos_embed"), "%s", seer_last_error());
+}
+
+// The vit_deit fixture's tensors and metadata in a temporary file, with metadata
+// seer.num_classes set to `num_classes` (NULL: left out) and seer.config `cfg` (NULL: the
+// fixture's own). Returns the path.
+static const char *write_num_classes_variant(const char *num_classes, const char *cfg) {
+    static char out[256];
+    snprintf(out, sizeof out, "/tmp/seer_test_vit_%d.safetensors", (int)getpid());
+    seer_st_file *f = NULL;
+    cr_assert_eq(seer_st_open(golden_path("vit_deit.weights.safetensors"), &f), SEER_STATUS_OK);
+    seer_st_writer *w = seer_st_writer_new();
+    for (int i = 0; i < seer_st_count(f); i++) {
+        const char *name = seer_st_name(f, i);
+        seer_dtype dt;
+        int nd;
+        int64_t shape[6];
+        size_t n;
+        cr_assert_eq(seer_st_info(f, name, &dt, &nd, shape), SEER_STATUS_OK);
+        cr_assert_eq(seer_st_writer_add(w, name, dt, nd, shape, seer_st_raw(f, name, &n)),
+                     SEER_STATUS_OK);
+    }
+    for (int i = 0; i < seer_st_metadata_count(f); i++)
+        seer_st_writer_set_metadata(w, seer_st_metadata_key(f, i), seer_st_metadata_value(f, i));
+    if (num_classes) seer_st_writer_set_metadata(w, "seer.num_classes", num_classes);
+    if (cfg) seer_st_writer_set_metadata(w, "seer.config", cfg);
+    cr_assert_eq(seer_st_writer_save(w, out), SEER_STATUS_OK, "%s", seer_last_error());
+    seer_st_writer_free(w);
+    seer_st_close(f);
+    return out;
+}
+
+Test(vit, head_size_from_num_classes_metadata_or_config) {
+    // the fixture: seer.config num_classes=10, no seer.num_classes -> 10 classes
+    seer_model *m = NULL;
+    cr_assert_eq(seer_model_load(golden_path("vit_deit.weights.safetensors"), NULL, SEER_DEVICE_CPU,
+                                 SEER_F32, &m),
+                 SEER_STATUS_OK, "%s", seer_last_error());
+    cr_expect_eq(m->num_classes, 10);
+    seer_model_free(m);
+    // both given and equal (what tools/torch_ref/vit.py exports)
+    const char *path = write_num_classes_variant("10", NULL);
+    cr_assert_eq(seer_model_load(path, NULL, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    cr_expect_eq(m->num_classes, 10);
+    seer_model_free(m);
+    // only seer.num_classes: the head's size comes from it
+    path = write_num_classes_variant(
+        "10", "img_size=32,patch_size=8,embed_dim=32,depth=1,num_heads=2");
+    cr_assert_eq(seer_model_load(path, NULL, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    cr_expect_eq(m->num_classes, 10);
+    seer_model_free(m);
+    // disagreeing: refused with both numbers
+    m = NULL;
+    path = write_num_classes_variant("7", NULL);
+    cr_assert_neq(seer_model_load(path, NULL, SEER_DEVICE_CPU, SEER_F32, &m), SEER_STATUS_OK);
+    unlink(path);
+    cr_assert_null(m);
+    cr_assert(strstr(seer_last_error(), "names 10 classes") && strstr(seer_last_error(), "is 7"), "%s",
+              seer_last_error());
 }

@@ -2,6 +2,9 @@
 // 3 real photos. volo_a: timm, outlook stride 2 on an odd 7x7 grid (ceil-mode pooling);
 // volo_b: official code, outlook stride 1, qkv bias, patch 4, one class block; volo_c:
 // official code, 5x5 outlook window, patch 16, no class token, mean pooling, no aux head.
+// volo_d (tools/torch_ref/check_volo.py --fixture, 3 CIFAR images): patch_size 2, seer's
+// extension for 32x32 inputs (a 1x1 patch projection: a 16x16 outlooker grid), made by
+// tools/torch_ref/volo.py, which that script checks against timm with the projection swapped.
 // Each compares the logits, their image-dependent part (minus the batch mean), the outlooker
 // stage output and the pre-logits features.
 #include <criterion/criterion.h>
@@ -131,14 +134,17 @@ Test(volo, golden_official_stride1_qkv_bias_cpu) {
 Test(volo, golden_official_kernel5_mean_pool_cpu) {
     check_fixture("volo_c", SEER_DEVICE_CPU, SEER_F32);
 }
+Test(volo, golden_patch2_cifar_grid_cpu) {
+    check_fixture("volo_d", SEER_DEVICE_CPU, SEER_F32);
+}
 
 // The same fixtures on the GPU (skipped without one): F32 to the reference's tolerance, and
 // BF16 / F16 compute to 2e-2 with the same top-1.
 Test(volo, golden_cuda_f32_bf16_f16, .timeout = 300) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
-    static const char *const names[] = {"volo_a", "volo_b", "volo_c"};
+    static const char *const names[] = {"volo_a", "volo_b", "volo_c", "volo_d"};
     static const seer_dtype dts[] = {SEER_F32, SEER_BF16, SEER_F16};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         for (int j = 0; j < 3; j++)
             check_fixture(names[i], SEER_DEVICE_CUDA, dts[j]);
 }
@@ -170,6 +176,17 @@ Test(volo, presets_registered_with_timm_preprocessing) {
         cr_expect_str_eq(a->preprocess, want[i].pre);
         cr_expect_str_eq(a->labels, "imagenet");
     }
+}
+
+// Our CIFAR-10 model (tools/torch_ref/volo.py's CIFAR config): 32x32, "cifar" preprocessing.
+Test(volo, cifar_preset_registered) {
+    const seer_arch *a = seer_arch_find("volo_cifar");
+    cr_assert_not_null(a);
+    cr_expect_str_eq(a->family, "volo");
+    cr_expect_eq(a->img_size, 32);
+    cr_expect_eq(a->num_classes, 10);
+    cr_expect_str_eq(a->preprocess, "cifar");
+    cr_expect_str_eq(a->labels, "cifar10");
 }
 
 // The volo_a fixture's tensors with metadata seer.config = config (NULL: none), in a temp file.
@@ -222,7 +239,8 @@ Test(volo, weights_of_another_config_are_refused_by_name) {
         "size", "pos_embed");
     expect_refused("{\"layers\": [2, 1, 1], \"depth\": 3}", "unknown", "depth");
     expect_refused("{\"downsamples\": [true, true, false, false]}", "layout", "downsamples");
-    expect_refused("{\"num_classes\": 10}", "classes", "num_classes");
+    expect_refused("{\"num_classes\": 0}", "classes", "num_classes");
+    expect_refused("{\"patch_size\": 6}", "patch", "patch_size must be 2, 4, 8 or 16");
     expect_refused("not json", "json", "seer.config");
 }
 

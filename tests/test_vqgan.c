@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/golden_util.h"
 #include "tests/test_util.h"
@@ -175,6 +176,53 @@ Test(vqgan, a_classifier_file_is_refused_by_name) {
               seer_last_error());
 }
 
+// The tiny fixture's weights with extra metadata (key = value), written to path.
+static void copy_with_metadata(const char *path, const char *key, const char *value) {
+    seer_st_file *f = NULL;
+    cr_assert_eq(seer_st_open(golden_path("vqgan_tiny.weights.safetensors"), &f), SEER_STATUS_OK);
+    seer_st_writer *w = seer_st_writer_new();
+    for (int i = 0; i < seer_st_count(f); i++) {
+        const char *name = seer_st_name(f, i);
+        int nd;
+        int64_t shape[8];
+        cr_assert_eq(seer_st_info(f, name, NULL, &nd, shape), SEER_STATUS_OK);
+        size_t n = numel(nd, shape);
+        float *buf = malloc(n * sizeof *buf + 1);
+        cr_assert_eq(seer_st_read(f, name, SEER_F32, buf, n * sizeof *buf), SEER_STATUS_OK);
+        cr_assert_eq(seer_st_writer_add(w, name, SEER_F32, nd, shape, buf), SEER_STATUS_OK);
+        free(buf);
+    }
+    for (int i = 0; i < seer_st_metadata_count(f); i++)
+        seer_st_writer_set_metadata(w, seer_st_metadata_key(f, i), seer_st_metadata_value(f, i));
+    cr_assert_eq(seer_st_writer_set_metadata(w, key, value), SEER_STATUS_OK);
+    cr_assert_eq(seer_st_writer_save(w, path), SEER_STATUS_OK, "%s", seer_last_error());
+    seer_st_writer_free(w);
+    seer_st_close(f);
+}
+
+// vqgan.resolution: the training image side (the CLI's default input size); 256 when absent.
+Test(vqgan, resolution_metadata) {
+    char dir[] = "/tmp/seer_vqgan_res_XXXXXX", path[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.safetensors", dir);
+    seer_vqgan *v = NULL;
+    cr_assert_eq(seer_vqgan_load(golden_path("vqgan_tiny.weights.safetensors"), SEER_DEVICE_CPU,
+                                 SEER_F32, &v),
+                 SEER_STATUS_OK, "%s", seer_last_error());
+    cr_assert_eq(seer_vqgan_get_config(v)->resolution, 256);
+    seer_vqgan_free(v);
+    copy_with_metadata(path, "vqgan.resolution", "32");
+    cr_assert_eq(seer_vqgan_load(path, SEER_DEVICE_CPU, SEER_F32, &v), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    cr_assert_eq(seer_vqgan_get_config(v)->resolution, 32);
+    seer_vqgan_free(v);
+    copy_with_metadata(path, "vqgan.resolution", "33"); // not a multiple of 2 pixels per token
+    cr_assert_neq(seer_vqgan_load(path, SEER_DEVICE_CPU, SEER_F32, &v), SEER_STATUS_OK);
+    cr_assert(strstr(seer_last_error(), "resolution 33"), "%s", seer_last_error());
+    remove(path);
+    rmdir(dir);
+}
+
 // ---- `seer tokenize` end to end (skipped until main.c dispatches the command) --------------
 
 #include <sys/wait.h>
@@ -248,11 +296,37 @@ Test(vqgan, cli_tokenize) {
     snprintf(args, sizeof args, "tokenize --weights '%s' --size 32 --device cpu '%s/in'", w, dir);
     cr_assert_eq(run_seer(args), 0, "%s", cli_out);
     cr_assert(strstr(cli_out, "mean"), "%s", cli_out);
+    // no --size: the file's vqgan.resolution
+    char w32[600];
+    snprintf(w32, sizeof w32, "%s/res32.safetensors", dir);
+    copy_with_metadata(w32, "vqgan.resolution", "32");
+    snprintf(args, sizeof args,
+             "tokenize encode --weights '%s' --device cpu --out '%s/ids32.safetensors' '%s/in'",
+             w32, dir, dir);
+    cr_assert_eq(run_seer(args), 0, "%s", cli_out);
+    snprintf(path, sizeof path, "%s/ids32.safetensors", dir);
+    cr_assert_eq(seer_st_open(path, &t), SEER_STATUS_OK, "%s", seer_last_error());
+    cr_assert_eq(seer_st_read(t, "ids", SEER_I64, got, sizeof got), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    seer_st_close(t);
+    for (size_t i = 0; i < f.n_i; i++)
+        cr_assert_eq((float)got[i], f.ids[i], "token %zu", i);
     snprintf(args, sizeof args,
              "tokenize encode --weights '%s' --size 33 --out '%s/x.safetensors' '%s/in'", w, dir,
              dir);
     cr_assert_eq(run_seer(args), 2);
     cr_assert(strstr(cli_out, "not a multiple"), "%s", cli_out);
+    // reconstructions keep the folders below the argument: same names in two folders survive
+    snprintf(args, sizeof args, "mkdir -p '%s/two/a' '%s/two/b' && cp '%s/in/img0.png' '%s/two/a/x.png' "
+             "&& cp '%s/in/img1.png' '%s/two/b/x.png'", dir, dir, dir, dir, dir, dir);
+    cr_assert_eq(system(args), 0);
+    snprintf(args, sizeof args, "tokenize --weights '%s' --device cpu --out '%s/rec' '%s/two/'", w32,
+             dir, dir);
+    cr_assert_eq(run_seer(args), 0, "%s", cli_out);
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/rec/%c/x.png", dir, "ab"[k]);
+        cr_assert_eq(access(path, F_OK), 0, "%s missing: %s", path, cli_out);
+    }
     fixture_close(&f);
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     cr_assert_eq(system(args), 0);

@@ -51,7 +51,7 @@ static const struct {
     const char *name;
     seer_vqgan_config cfg;
 } presets[] = {
-    {"vq-f16-jax", {3, 3, 128, 5, {1, 1, 2, 2, 4}, 2, 256, 1024, 256}},
+    {"vq-f16-jax", {3, 3, 128, 5, {1, 1, 2, 2, 4}, 2, 256, 1024, 256, 256}},
 };
 
 seer_status seer_vqgan_preset(const char *name, seer_vqgan_config *out) {
@@ -81,6 +81,7 @@ static seer_status config_from_file(const seer_st_file *f, seer_vqgan_config *cf
     SEER_TRY(seer_st_metadata_int(f, "vqgan.z_channels", 1, 1 << 20, &cfg->z_channels));
     SEER_TRY(seer_st_metadata_int(f, "vqgan.n_embed", 1, 1 << 20, &cfg->n_embed));
     SEER_TRY(seer_st_metadata_int(f, "vqgan.embed_dim", 1, 1 << 20, &cfg->embed_dim));
+    SEER_TRY(seer_st_metadata_int(f, "vqgan.resolution", 1, 16384, &cfg->resolution));
     const char *mult = seer_st_metadata(f, "vqgan.ch_mult");
     if (mult) {
         int n = 0;
@@ -111,6 +112,10 @@ static seer_status config_from_file(const seer_st_file *f, seer_vqgan_config *cf
         return seer_fail(SEER_STATUS_FORMAT,
                          "%s: embed_dim %d must equal z_channels %d (no quant_conv)",
                          seer_st_path(f), cfg->embed_dim, cfg->z_channels);
+    if (cfg->resolution % (1 << (cfg->n_levels - 1)))
+        return seer_fail(SEER_STATUS_FORMAT,
+                         "%s: resolution %d is not a multiple of the %d pixels per token",
+                         seer_st_path(f), cfg->resolution, 1 << (cfg->n_levels - 1));
     for (int i = 0; i < cfg->n_levels; i++)
         if ((cfg->ch * cfg->ch_mult[i]) % GN_GROUPS)
             return seer_fail(SEER_STATUS_FORMAT,

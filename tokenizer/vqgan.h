@@ -19,7 +19,8 @@
 // Config: the preset named by the file's seer.arch metadata ("vq-f16-jax" when absent; another
 // name starting with "vq", e.g. "vqgan", starts from vq-f16-jax's values), overridden by the keys
 // vqgan.ch, vqgan.ch_mult ("1,1,2,2,4"), vqgan.num_res_blocks, vqgan.z_channels, vqgan.n_embed,
-// vqgan.embed_dim, vqgan.in_channels, vqgan.out_ch.
+// vqgan.embed_dim, vqgan.in_channels, vqgan.out_ch, vqgan.resolution (the image side the
+// tokenizer was trained at: what `seer tokenize` feeds it unless told otherwise).
 //
 // Memory: encode/decode run block by block in two scratch contexts owned by the tokenizer (each
 // block's temporaries are freed two blocks later), so a 256 x 256 image needs a few hundred MB
@@ -44,9 +45,11 @@ typedef struct seer_vqgan_config {
     int num_res_blocks;
     int z_channels;
     int n_embed, embed_dim; // codebook: n_embed x embed_dim (= z_channels)
+    int resolution;         // training image side (a multiple of the factor): the CLI's default
 } seer_vqgan_config;
 
-// Named presets: "vq-f16-jax" (ch 128, ch_mult 1,1,2,2,4, 2 blocks, z 256, codebook 1024 x 256).
+// Named presets: "vq-f16-jax" (ch 128, ch_mult 1,1,2,2,4, 2 blocks, z 256, codebook 1024 x 256,
+// 256 x 256 images).
 seer_status seer_vqgan_preset(const char *name, seer_vqgan_config *out);
 
 typedef struct seer_vqgan seer_vqgan;

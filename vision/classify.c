@@ -30,7 +30,7 @@ static void prepare(const char *path, const seer_preprocess *pre, float *dst, sl
 }
 
 static seer_status check_opts(const seer_model *m, const seer_classify_opts *o) {
-    int max_k = m->arch->num_classes < SEER_CLASSIFY_MAX_TOPK ? m->arch->num_classes
+    int max_k = m->num_classes < SEER_CLASSIFY_MAX_TOPK ? m->num_classes
                                                               : SEER_CLASSIFY_MAX_TOPK;
     if (o->batch < 1) return seer_fail(SEER_STATUS_ARG, "batch size must be at least 1 (got %d)", o->batch);
     if (o->topk < 1 || o->topk > max_k)
@@ -46,7 +46,7 @@ seer_status seer_classify_run(seer_model *m, seer_ctx *c, const seer_dataset_ite
     if (o->pre) pre = *o->pre;
     else SEER_TRY(seer_model_preprocess(m, &pre));
     SEER_TRY(seer_preprocess_check(&pre));
-    const int size = seer_preprocess_out_size(&pre), nc = m->arch->num_classes, k = o->topk;
+    const int size = seer_preprocess_out_size(&pre), nc = m->num_classes, k = o->topk;
     const size_t per = seer_preprocess_out_numel(&pre);
 
     float *batch = malloc(per * (size_t)o->batch * sizeof(float));

@@ -75,6 +75,21 @@ seer_status seer_labels_builtin(const char *set, seer_labels *out) {
     return SEER_STATUS_OK;
 }
 
+seer_status seer_labels_numbered(int count, seer_labels *out) {
+    memset(out, 0, sizeof *out);
+    int cap = 0;
+    for (int i = 0; i < count; i++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", i);
+        seer_status st = labels_add(out, num, num, &cap);
+        if (st != SEER_STATUS_OK) {
+            seer_labels_free(out);
+            return st;
+        }
+    }
+    return SEER_STATUS_OK;
+}
+
 int seer_labels_find(const seer_labels *l, const char *s) {
     for (int i = 0; i < l->count; i++)
         if (strcmp(l->id[i], s) == 0) return i;

@@ -23,6 +23,8 @@ typedef struct seer_labels {
 seer_status seer_labels_load(const char *path, seer_labels *out);
 // Built-in label sets: "cifar10".
 seer_status seer_labels_builtin(const char *set, seer_labels *out);
+// Classes named by their index ("0", "1", ...): for a head without a label set.
+seer_status seer_labels_numbered(int count, seer_labels *out);
 void seer_labels_free(seer_labels *l);
 int seer_labels_find(const seer_labels *l, const char *id_or_name);  // index or -1
 

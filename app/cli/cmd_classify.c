@@ -133,9 +133,9 @@ int cmd_classify(int argc, char **argv) {
     if (cli_labels_for(m, labels_path, &labels) != SEER_STATUS_OK) {
         fprintf(stderr, "seer: labels: %s (class ids only)\n", seer_last_error());
     }
-    if (topk > m->arch->num_classes) {
+    if (topk > m->num_classes) {
         fprintf(stderr, "seer: --topk %d is more than the %d classes of %s\n", topk,
-                m->arch->num_classes, m->arch->name);
+                m->num_classes, m->arch->name);
         goto out;
     }
     if (cli_preprocess(&mo, m, &pre) != SEER_STATUS_OK) {

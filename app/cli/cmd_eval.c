@@ -160,7 +160,7 @@ static int eval_top1(int argc, char **argv) {
         fprintf(stderr, "seer: %s\n", seer_last_error());
         goto out;
     }
-    t.classes = m->arch->num_classes;
+    t.classes = m->num_classes;
     t.per_n = calloc((size_t)t.classes, sizeof *t.per_n);
     t.per_ok = calloc((size_t)t.classes, sizeof *t.per_ok);
     t.confusion = calloc((size_t)t.classes * (size_t)t.classes, sizeof *t.confusion);

@@ -21,7 +21,8 @@ static const char *usage =
     "                     [--seed S] [--batch B] [--labels FILE] [--device cpu|cuda]\n"
     "                     [--precision f32|bf16|f16] [--threads N] [--tokens FILE] [--noise FILE]\n"
     "  --model enat|enat_l|enat_l_512   the generator (weights found as NAME.safetensors when\n"
-    "                     --weights is not given; the tokenizer as vq-f16-jax.safetensors)\n"
+    "                     --weights is not given; the tokenizer as the generator's metadata\n"
+    "                     enat.tokenizer names it, else vq-f16-jax.safetensors)\n"
     "  --class            class index, or a name from --labels FILE (one class per line, e.g.\n"
     "                     ImageNet's synset_words.txt): the synset id, the full name or any of\n"
     "                     its comma-separated names (case-insensitive)\n"
@@ -136,6 +137,8 @@ static int resolve_class(const gen_opts *o, int num_classes, char *name, size_t 
         const char *asset = cli_find_asset("labels/imagenet.txt", buf, sizeof buf);
         have = asset && seer_labels_load(asset, &labels) == SEER_STATUS_OK;
     }
+    if (!have && num_classes == 10)  // our CIFAR-10 generator
+        have = seer_labels_builtin("cifar10", &labels) == SEER_STATUS_OK;
     if (have && labels.count != num_classes) {
         fprintf(stderr, "seer: the labels have %d classes, the model %d\n", labels.count,
                 num_classes);
@@ -248,6 +251,16 @@ static bool write_tokens(const char *path, const int64_t *ids, int n, int grid, 
     return ok;
 }
 
+// The tokenizer a generator was trained with: its metadata enat.tokenizer names the weights
+// (our CIFAR-10 ENAT says "vq_cifar"); official ENAT files have none (MAGE's vq-f16-jax).
+static void tokenizer_name_of(const char *enat_path, char *name, size_t n) {
+    seer_st_file *f = NULL;
+    if (seer_st_open(enat_path, &f) != SEER_STATUS_OK) return;  // the load reports it
+    const char *t = seer_st_metadata(f, "enat.tokenizer");
+    if (t && *t && strlen(t) < n && !strchr(t, '/')) snprintf(name, n, "%s", t);
+    seer_st_close(f);
+}
+
 static const char *find_or(const char *given, const char *name, char *buf, size_t n) {
     if (given) return given;
     const char *p = cli_find_weights(name, buf, n);
@@ -288,7 +301,9 @@ int cmd_generate(int argc, char **argv) {
     char wbuf[4096], tbuf[4096];
     const char *model = !o.mo.model || strcmp(o.mo.model, "enat") == 0 ? "enat_l" : o.mo.model;
     const char *wpath = find_or(o.mo.weights, model, wbuf, sizeof wbuf);
-    const char *tpath = wpath ? find_or(o.tokenizer, "vq-f16-jax", tbuf, sizeof tbuf) : NULL;
+    char tname[128] = "vq-f16-jax";
+    if (wpath && !o.tokenizer) tokenizer_name_of(wpath, tname, sizeof tname);
+    const char *tpath = wpath ? find_or(o.tokenizer, tname, tbuf, sizeof tbuf) : NULL;
     if (!tpath) return EXIT_USAGE;
 
     int rc = EXIT_USAGE, B = 0;
@@ -317,8 +332,8 @@ int cmd_generate(int argc, char **argv) {
     char class_name[512];
     int cls = resolve_class(&o, g->num_classes, class_name, sizeof class_name);
     if (cls < 0) goto out;
-    if (mkdir(o.out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "seer: cannot create folder %s: %s\n", o.out, strerror(errno));
+    if (seer_make_dirs(o.out) != SEER_STATUS_OK) {
+        fprintf(stderr, "seer: %s\n", seer_last_error());
         goto out;
     }
     seer_enat_sample_opts so = {

@@ -20,7 +20,8 @@ static const char *usage =
     "         one PNG per id grid (--images: also the decoded floats [N, H, W, 3])\n"
     "       seer tokenize --weights FILE [--out DIR] [options] IMAGE|DIR...\n"
     "         encode + decode each image and report the reconstruction PSNR (8-bit)\n"
-    "options: --size N (input side, default 256) --preprocess STR (default adm,size=N)\n"
+    "options: --size N (input side, default: the tokenizer's metadata vqgan.resolution, else\n"
+    "         256) --preprocess STR (default adm,size=N)\n"
     "         --batch N (default 8) --device cpu|cuda --precision f32|bf16|f16 --threads N\n";
 
 typedef struct tok_opts {
@@ -94,8 +95,8 @@ static seer_vqgan *load_tokenizer(const tok_opts *o, seer_ctx **ctx) {
 }
 
 static bool make_dir(const char *dir) {
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return true;
-    fprintf(stderr, "seer: cannot create folder %s: %s\n", dir, strerror(errno));
+    if (seer_make_dirs(dir) == SEER_STATUS_OK) return true;
+    fprintf(stderr, "seer: %s\n", seer_last_error());
     return false;
 }
 
@@ -126,7 +127,9 @@ static int prepare(const seer_preprocess *pre, const seer_dataset_item *items, i
 static bool setup_inputs(const tok_opts *o, const seer_vqgan *v, seer_preprocess *pre,
                          seer_dataset *ds) {
     char desc[64];
-    snprintf(desc, sizeof desc, "adm,size=%d", o->size);
+    // --size, else the side the tokenizer was trained at (metadata vqgan.resolution)
+    snprintf(desc, sizeof desc, "adm,size=%d",
+             o->size ? o->size : seer_vqgan_get_config(v)->resolution);
     seer_status st = seer_preprocess_parse(o->mo.preprocess ? o->mo.preprocess : desc, pre);
     if (st == SEER_STATUS_OK) st = seer_preprocess_check(pre);
     if (st != SEER_STATUS_OK) {
@@ -253,6 +256,33 @@ static void stem(const char *path, char *out, size_t n) {
     snprintf(out, n, "%s", base);
     char *dot = strrchr(out, '.');
     if (dot && dot != out) *dot = '\0';
+}
+
+// Where the reconstruction of input `path` goes: OUT/<path below the folder argument it was
+// found in>.png, so class folders are kept and files of the same name in different folders
+// (cifar10/test/cat/0000.jpg, dog/0000.jpg) do not overwrite each other. A file given directly
+// goes to OUT/<stem>.png. The parent folders are created.
+static bool recon_path(const tok_opts *o, const char *path, char *out, size_t n) {
+    const char *rel = NULL;
+    for (int i = 0; i < o->n_paths && !rel; i++) {
+        size_t k = strlen(o->paths[i]);
+        while (k > 1 && o->paths[i][k - 1] == '/') k--;
+        if (strncmp(path, o->paths[i], k) == 0 && path[k] == '/') rel = path + k + 1;
+    }
+    char name[4096];
+    if (rel) {
+        snprintf(name, sizeof name, "%s", rel);
+        char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
+        if (dot && (!slash || dot > slash + 1)) *dot = '\0';
+    } else {
+        stem(path, name, sizeof name);
+    }
+    if ((size_t)snprintf(out, n, "%s/%s.png", o->out, name) >= n) return false;
+    char *slash = strrchr(out, '/');
+    *slash = '\0';
+    bool ok = make_dir(out);
+    *slash = '/';
+    return ok;
 }
 
 static int run_decode(tok_opts *o) {
@@ -430,13 +460,10 @@ static int run_psnr(tok_opts *o) {
             printf("%-60s %10.2f\n", path, psnr);
             sum_psnr += psnr;
             n_done++;
-            if (o->out) {
-                char name[256], out_path[4096];
-                stem(path, name, sizeof name);
-                snprintf(out_path, sizeof out_path, "%s/%s.png", o->out, name);
-                if (seer_image_write_png(out_path, &png[j], NULL, NULL, 0) != SEER_STATUS_OK)
-                    fprintf(stderr, "seer: %s\n", seer_last_error());
-            }
+            char out_path[4096];
+            if (o->out && recon_path(o, path, out_path, sizeof out_path) &&
+                seer_image_write_png(out_path, &png[j], NULL, NULL, 0) != SEER_STATUS_OK)
+                fprintf(stderr, "seer: %s\n", seer_last_error());
             seer_image_free(&png[j]);
         }
     }
@@ -463,8 +490,7 @@ int cmd_tokenize(int argc, char **argv) {
         mode = 1, first = 2;
     else if (argc >= 2 && strcmp(argv[1], "decode") == 0)
         mode = 2, first = 2;
-    tok_opts o = {
-        .mo = {.batch = 8}, .size = 256, .paths = calloc((size_t)argc + 1, sizeof(char *))};
+    tok_opts o = {.mo = {.batch = 8}, .size = 0, .paths = calloc((size_t)argc + 1, sizeof(char *))};
     if (!o.paths || !parse(&o, argc, argv, first)) {
         free(o.paths);
         return EXIT_USAGE;

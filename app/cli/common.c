@@ -121,17 +121,21 @@ seer_model *cli_load_model(const cli_model_opts *o, seer_ctx **ctx) {
         }
     }
     char buf[4096];
+    const char *arch = o->model;  // NULL: the file's seer.arch
     const char *path = o->weights;
     if (!path) {
         if (!o->model) {
             fprintf(stderr, "seer: give --model NAME or --weights FILE (list: seer models)\n");
             return NULL;
         }
-        if (!seer_arch_find(o->model)) {
+        path = cli_find_weights(o->model, buf, sizeof buf);
+        // A shipped model (assets/models/van_cifar.safetensors) is named by its file; its
+        // seer.arch metadata says the architecture.
+        if (path && !seer_arch_find(o->model)) arch = NULL;
+        if (!path && !seer_arch_find(o->model)) {
             fprintf(stderr, "seer: unknown model '%s' (list: seer models)\n", o->model);
             return NULL;
         }
-        path = cli_find_weights(o->model, buf, sizeof buf);
         if (!path) {
             fprintf(stderr,
                     "seer: no weights for %s: looked for %s.safetensors in $SEER_MODELS and "
@@ -146,7 +150,7 @@ seer_model *cli_load_model(const cli_model_opts *o, seer_ctx **ctx) {
         return NULL;
     }
     seer_model *m = NULL;
-    if (seer_model_load(path, o->model, dev, dt, &m) != SEER_STATUS_OK) {
+    if (seer_model_load(path, arch, dev, dt, &m) != SEER_STATUS_OK) {
         fprintf(stderr, "seer: %s\n", seer_last_error());
         seer_ctx_free(*ctx);
         *ctx = NULL;
@@ -164,16 +168,17 @@ seer_status cli_preprocess(const cli_model_opts *o, const seer_model *m, seer_pr
 seer_status cli_labels_for(const seer_model *m, const char *labels_path, seer_labels *out) {
     // Label sets ship as assets/labels/<set>.txt; cifar10 is also built in.
     char buf[4096], rel[256];
-    snprintf(rel, sizeof rel, "labels/%s.txt", m->arch->labels);
+    // A head without a label set (a fine-tune with its own class count) is classes by number.
+    if (!labels_path && !m->labels[0]) return seer_labels_numbered(m->num_classes, out);
+    snprintf(rel, sizeof rel, "labels/%s.txt", m->labels);
     const char *asset = labels_path ? NULL : cli_find_asset(rel, buf, sizeof buf);
     seer_status st = labels_path ? seer_labels_load(labels_path, out)
                      : asset     ? seer_labels_load(asset, out)
-                                 : seer_labels_builtin(m->arch->labels, out);
+                                 : seer_labels_builtin(m->labels, out);
     if (st != SEER_STATUS_OK) return st;
-    if (out->count != m->arch->num_classes) {
+    if (out->count != m->num_classes) {
         seer_fail(SEER_STATUS_SHAPE, "%s has %d classes, %s has %d",
-                  labels_path ? labels_path : m->arch->labels, out->count, m->arch->name,
-                  m->arch->num_classes);
+                  labels_path ? labels_path : m->labels, out->count, m->path, m->num_classes);
         seer_labels_free(out);
         return SEER_STATUS_SHAPE;
     }

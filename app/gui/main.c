@@ -109,17 +109,7 @@ bool gui_app_load_weights(gui_app *a, const char *name_or_path, const char *toke
     return true;
 }
 
-static bool make_dirs(const char *dir) {
-    char p[4096];
-    gui_copy(p, sizeof p, dir);
-    for (char *c = p + 1; *c; c++) {
-        if (*c != '/') continue;
-        *c = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) return false;
-        *c = '/';
-    }
-    return mkdir(p, 0777) == 0 || errno == EEXIST;
-}
+static bool make_dirs(const char *dir) { return seer_make_dirs(dir) == SEER_STATUS_OK; }
 
 bool gui_app_save(gui_app *a, const char *dir_in) {
     gui_state *s = &a->s;

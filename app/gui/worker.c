@@ -94,15 +94,16 @@ static void job_load_model(gui_worker *w, const gui_job *j, gui_job_result *r) {
     if (st != SEER_STATUS_OK) return fail(r, st, seer_last_error());
     const seer_arch *a = w->model->arch;
     char labels_note[96] = "";
-    if (gui_load_labels(a->labels, a->num_classes, &w->labels) != SEER_STATUS_OK) {
+    const int nc = w->model->num_classes;
+    if (gui_load_labels(w->model->labels, nc, &w->labels) != SEER_STATUS_OK) {
         // Classes still work by number; say why the names are missing.
-        snprintf(labels_note, sizeof labels_note, " · no names (%s)", a->labels ? a->labels : "no label set");
+        snprintf(labels_note, sizeof labels_note, " · no names (%s)", w->model->labels[0] ? w->model->labels : "no label set");
         memset(&w->labels, 0, sizeof w->labels);
     }
     gui_copy(r->name, sizeof r->name, a->name);
-    snprintf(r->info, sizeof r->info, "%s · %d classes · %d×%d · %s%s", a->family, a->num_classes, a->img_size,
+    snprintf(r->info, sizeof r->info, "%s · %d classes · %d×%d · %s%s", a->family, nc, a->img_size,
              a->img_size, seer_dtype_name(w->model->dtype), labels_note);
-    r->num_classes = a->num_classes;
+    r->num_classes = nc;
     r->has_attention = gui_attention_map(a->name, NULL, NULL, NULL) == SEER_STATUS_OK;
     seer_clear_error();
 }
@@ -186,7 +187,7 @@ static void job_classify(gui_worker *w, const gui_job *j, gui_job_result *r) {
     shrink_for_display(&r->image);
     if (!w->model) return;  // shown only
     seer_dataset_item item = {.path = (char *)j->path, .label = -1};
-    int k = w->model->arch->num_classes < GUI_TOPK ? w->model->arch->num_classes : GUI_TOPK;
+    int k = w->model->num_classes < GUI_TOPK ? w->model->num_classes : GUI_TOPK;
     seer_classify_opts o = {.batch = 1, .topk = k, .cancel = &w->cancel};
     classify_ctx cc = {.w = w, .r = r};
     double t0 = now_ms();
@@ -214,9 +215,10 @@ static void job_load_gen(gui_worker *w, const gui_job *j, gui_job_result *r) {
     r->gen_cfg = gi.cfg;
     r->gen_temp = gi.temp;
     r->gen_mask_temp = gi.mask_temp;
-    // Class names: ImageNet's when the class count says so; otherwise the picker shows numbers.
+    // Class names: ImageNet's or CIFAR-10's when the class count says so; else numbers.
     seer_labels l;
-    if (gi.num_classes == 1000 && gui_load_labels("imagenet", 1000, &l) == SEER_STATUS_OK) {
+    const char *set = gi.num_classes == 1000 ? "imagenet" : gi.num_classes == 10 ? "cifar10" : NULL;
+    if (set && gui_load_labels(set, gi.num_classes, &l) == SEER_STATUS_OK) {
         r->class_names = calloc((size_t)l.count, sizeof *r->class_names);
         for (int i = 0; r->class_names && i < l.count; i++)
             r->class_names[i] = strdup(l.name[i] && l.name[i][0] ? l.name[i] : l.id[i]);

@@ -36,4 +36,5 @@ const seer_backend seer_cpu_backend = {
     .fold = seer_cpu_fold,
     .attention = seer_cpu_attention,
     .attention_gather = seer_cpu_attention_gather,
+    .conv2d_fused = seer_cpu_conv2d_fused,
 };

@@ -1,5 +1,6 @@
 // CPU 2-D convolution, NHWC activations and OHWI weights.
-// Three paths: depthwise (direct loop: large dilated depthwise kernels, as in VAN, would make
+// Four paths: the direct kernel of conv_direct.c (small channel counts, AVX2/AVX-512),
+// depthwise (direct loop: large dilated depthwise kernels, as in VAN, would make
 // im2col buffers kh*kw times the input for little arithmetic), 1x1 stride 1 (the input already
 // is the [B*H*W, C_in] matrix) and the general im2col + SGEMM.
 #include <stdlib.h>
@@ -149,6 +150,8 @@ seer_status seer_cpu_conv2d(seer_tensor *y, const seer_tensor *x, const seer_ten
     const int64_t positions = d.b * d.ho * d.wo;
     if (positions == 0 || d.cout == 0) return SEER_STATUS_OK;
 
+    if (seer_cpu_conv2d_direct_fits(y, x, w, p))
+        return seer_cpu_conv2d_direct(y, x, w, b, p, NULL, false);
     if (d.groups > 1 && d.groups == d.cin && d.groups == d.cout)
         return conv_depthwise(yp, xp, wp, b ? b->data : NULL, &d);
 
@@ -171,6 +174,26 @@ seer_status seer_cpu_conv2d(seer_tensor *y, const seer_tensor *x, const seer_ten
         int64_t np = positions - p0 < tile ? positions - p0 : tile;
         im2col(col, xp, &d, p0, np);
         gemm_groups(yp + p0 * d.cout, col, row, wp, np, kg, &d);
+    }
+    return SEER_STATUS_OK;
+}
+
+// conv2d, then y += residual, then ReLU: in the direct kernel's epilogue when it applies,
+// else as one pass over y after the general paths.
+seer_status seer_cpu_conv2d_fused(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                  const seer_tensor *b, const seer_conv2d_params *p,
+                                  const seer_tensor *residual, bool relu) {
+    if (seer_cpu_conv2d_direct_fits(y, x, w, p))
+        return seer_cpu_conv2d_direct(y, x, w, b, p, residual, relu);
+    SEER_TRY(seer_cpu_conv2d(y, x, w, b, p));
+    if (!residual && !relu) return SEER_STATUS_OK;
+    float *yp = y->data;
+    const float *rp = residual ? residual->data : NULL;
+    const int64_t n = seer_tensor_numel(y);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float v = yp[i] + (rp ? rp[i] : 0.0f);
+        yp[i] = relu && v < 0.0f ? 0.0f : v;
     }
     return SEER_STATUS_OK;
 }

@@ -16,6 +16,7 @@ seer_status seer_cpu_copy(seer_tensor *out, const seer_tensor *x);
 seer_status seer_cpu_fill(seer_tensor *out, double value);
 seer_status seer_cpu_matmul(seer_tensor *out, const seer_tensor *a, const seer_tensor *b, bool trans_a, bool trans_b, float alpha, const seer_tensor *bias);
 seer_status seer_cpu_conv2d(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, const seer_conv2d_params *p);
+seer_status seer_cpu_conv2d_fused(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, const seer_conv2d_params *p, const seer_tensor *residual, bool relu);
 seer_status seer_cpu_pool2d(seer_tensor *y, const seer_tensor *x, const seer_pool2d_params *p);
 seer_status seer_cpu_adaptive_avg_pool2d(seer_tensor *y, const seer_tensor *x);
 seer_status seer_cpu_layer_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, float eps);
@@ -43,6 +44,15 @@ seer_status seer_cpu_attention_gather(seer_tensor *o, const seer_tensor *q, cons
 // Row-major C = alpha * op(A) @ op(B) + beta * C through OpenBLAS (or a plain loop without it).
 void seer_cpu_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                     int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+// Direct convolution (conv_direct.c): groups 1, dilation 1, F32, a small weight and C_out a
+// multiple of 16 (AVX-512) or 8 (AVX2 + FMA) on a CPU that has the ISA. y = conv(x, w) + b,
+// then + residual (y's shape, or NULL), then ReLU if relu. Contiguous tensors; call only
+// where seer_cpu_conv2d_direct_fits says yes.
+bool seer_cpu_conv2d_direct_fits(const seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                 const seer_conv2d_params *p);
+seer_status seer_cpu_conv2d_direct(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                   const seer_tensor *b, const seer_conv2d_params *p,
+                                   const seer_tensor *residual, bool relu);
 // A per-thread scratch buffer of at least `bytes`, reused across calls (large kernels' im2col
 // and score buffers would otherwise be mapped and page-faulted on every call). One live use
 // per thread: the next call may move it. NULL + message on OOM.

@@ -36,4 +36,5 @@ const seer_backend seer_cuda_backend = {
     /* fold */ seer_cuda_fold,
     /* attention */ seer_cuda_attention,
     /* attention_gather */ seer_cuda_attention_gather,
+    /* conv2d_fused */ NULL,  // seer_conv2d_fused composes conv2d, add and relu
 };

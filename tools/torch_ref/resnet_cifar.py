@@ -52,3 +52,12 @@ class ResNetCifar(nn.Module):
 
     def forward(self, x):
         return self.linear(self.features(x))
+
+
+def build_cifar(depth=20):
+    """A ResNet-20 for the training tools' smoke test (tools/train/families.py)."""
+    return ResNetCifar(depth)
+
+
+def cifar_metadata(depth=20):
+    return {"seer.arch": f"resnet{depth}", "seer.preprocess": "cifar"}

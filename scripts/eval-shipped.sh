@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Measures the shipped CIFAR-10 models with seer itself (C engine, CPU): the numbers of the
+# README's "Shipped models" table. Needs ../shared/data (SEER_DATA) and a build (build/).
+#   scripts/eval-shipped.sh classifiers    top-1 of each classifier + ResNet-56 reference line
+#   scripts/eval-shipped.sh tokenizer      reconstruction PSNR and FID (resnet56-cifar features)
+#   scripts/eval-shipped.sh enat [N]       FID and prompt accuracy at 4, 8, 16 steps, N images
+#                                          per class (default 1000: 10,000 images)
+#   scripts/eval-shipped.sh latency        params and CPU latency per image (batch 1)
+# Logs and generated images go to build/eval-shipped/; a summary is printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${SEER_DATA:-../shared/data}
+seer=${SEER:-build/seer}
+bench=${SEER_BENCH:-build/seer_bench}
+out=build/eval-shipped
+mkdir -p "$out" build/models
+export SEER_MODELS=$PWD/assets/models:$PWD/build/models
+classifiers=(volo_cifar halonet_cifar van_cifar biformer_cifar sparsifiner_cifar agent_cifar)
+test=$data/cifar10/test
+
+resnet56() { # the pretrained reference network (features for FID, judge of prompt accuracy)
+  [[ -f build/models/resnet56.safetensors ]] ||
+    /usr/bin/python3 tools/convert.py "$(ls "$data"/weights/resnet-cifar10/resnet56-*.th)" \
+      build/models/resnet56.safetensors --arch resnet56 > /dev/null
+}
+
+top1() { grep -E '^top-1' "$1" | awk '{print $2}'; }
+
+case "${1:-}" in
+  classifiers)
+    resnet56
+    for m in resnet56 "${classifiers[@]}"; do
+      "$seer" eval top1 --model "$m" --data "$test" --batch 100 --device cpu > "$out/top1-$m.txt"
+      printf '%-20s top-1 %s  (%s)\n' "$m" "$(top1 "$out/top1-$m.txt")" \
+        "$(grep -E '^speed' "$out/top1-$m.txt" | cut -c12-)"
+    done
+    ;;
+  tokenizer)
+    resnet56
+    rm -rf "$out/recon"
+    "$seer" tokenize --weights assets/models/vq_cifar.safetensors --size 32 --batch 100 \
+      --device cpu --out "$out/recon" "$test" > "$out/tokenizer.txt"
+    grep -i psnr "$out/tokenizer.txt" | tail -n 2
+    "$seer" eval fid --real "$test" --fake "$out/recon" --features resnet56-cifar --device cpu \
+      > "$out/tokenizer-fid.txt"
+    grep -i fid "$out/tokenizer-fid.txt" | tail -n 2
+    ;;
+  enat)
+    resnet56
+    n=${2:-1000}
+    classes=(airplane automobile bird cat deer dog frog horse ship truck)
+    for steps in 4 8 16; do
+      dir=$out/enat-$steps
+      rm -rf "$dir"
+      start=$(date +%s)
+      for c in "${!classes[@]}"; do
+        "$seer" generate --model enat_cifar --class "$c" --n "$n" --steps "$steps" --batch 100 \
+          --seed $((c * 100000)) --device cpu --out "$dir/${classes[$c]}" > /dev/null
+      done
+      secs=$(( $(date +%s) - start ))
+      "$seer" eval fid --real "$test" --fake "$dir" --features resnet56-cifar --device cpu \
+        > "$out/enat-$steps-fid.txt"
+      "$seer" eval top1 --model resnet56 --data "$dir" --batch 100 --device cpu \
+        > "$out/enat-$steps-prompt.txt"
+      printf 'ENAT %2d steps: %s; prompt accuracy (ResNet-56 top-1 = prompted class) %s; %d images in %d s\n' \
+        "$steps" "$(grep -i -E '^fid' "$out/enat-$steps-fid.txt" | head -n 1)" \
+        "$(top1 "$out/enat-$steps-prompt.txt")" $((n * 10)) "$secs"
+    done
+    ;;
+  latency)
+    for m in "${classifiers[@]}"; do
+      "$bench" model --weights "assets/models/$m.safetensors" --batch 1 --size 32 --iters 200 \
+        > "$out/latency-$m.txt" 2>&1
+      printf '%-20s %s\n' "$m" "$(tail -n 1 "$out/latency-$m.txt")"
+    done
+    ;;
+  *) sed -n 2,10p "$0"; exit 2 ;;
+esac

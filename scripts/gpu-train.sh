@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Trains seer's shipped CIFAR-10 models on the GPU machine (README "Shipped models").
+#
+# Here, once (git-ignored .data/, sent with the repo: 16.5 + 3.3 + 3.5 MB):
+#   tools/train/pack_cifar.py ../shared/data/cifar10/train .data/cifar10-train.pack
+#   tools/train/pack_cifar.py ../shared/data/cifar10/test .data/cifar10-test.pack
+#   cp ../shared/data/weights/resnet-cifar10/resnet56-4bfd9763.th .data/   # tokenizer loss, ENAT sweep
+# There (device tool, carry [".data/cifar10-train.pack", ".data/cifar10-test.pack",
+# ".data/resnet56-4bfd9763.th"]), jobs named JOB:BUDGET_SECONDS run side by side:
+#   scripts/gpu-train.sh volo:450 halonet:450 van:450 biformer:450 sparsifiner:450 agent:450 tokenizer:450
+#   scripts/gpu-train.sh volo:930 halonet:930 van:930 biformer:930 sparsifiner:930 enat:450
+#   scripts/gpu-train.sh enat:820
+# (the three commands that made assets/models). JOB is a classifier family of
+# tools/train/families.py, `tokenizer` or `enat` (which needs the tokenizer made before).
+# Each job is one process with a wall-clock budget: its schedule ends on time even when jobs
+# share the GPU. A checkpoint is written every minute under .gpu/train, kept while the machine
+# stays warm: a later command with a larger budget resumes the run (the cosine schedule then
+# continues from where that budget puts it). Keep the largest budget increase under ~520 s so
+# a command ends inside the 10-minute limit. Weights (in tars of two, under the 16 MiB per-file
+# limit) and logs are copied to $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+(($#)) || { sed -n 2,22p "$0"; exit 2; }
+dir=.gpu/train
+mkdir -p "$dir"
+out=${OUT:-$dir/out}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+py=python3
+resnet=.data/resnet56-4bfd9763.th
+nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
+# decode the packs once; every job then loads the cached arrays
+$py -c "import sys; sys.path.insert(0, 'tools/train'); from cifar_data import cache_decoded
+for p in ('.data/cifar10-train.pack', '.data/cifar10-test.pack'): print(p, cache_decoded(p)[0].shape)" || exit 1
+
+pids=()
+names=()
+for job in "$@"; do
+  name=${job%%:*} budget=${job#*:}
+  case "$name" in
+    tokenizer) cmd=(tools/train/train_tokenizer.py --resnet "$resnet") ;;
+    enat) cmd=(tools/train/train_enat.py --tokenizer "$dir/vq_cifar.safetensors" --resnet "$resnet") ;;
+    *) cmd=(tools/train/train_classifier.py --family "$name") ;;
+  esac
+  $py "${cmd[@]}" --budget-s "$budget" --out-dir "$dir" >> "$dir/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+done
+# progress while they run: the last line of each log every 60 s
+while kill -0 "${pids[@]}" 2>/dev/null; do
+  sleep 20
+  ((SECONDS % 60 < 20)) || continue
+  for n in "${names[@]}"; do echo "$n: $(tail -n 1 "$dir/$n.log")"; done
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+for n in "${names[@]}"; do echo "== $n"; tail -n 3 "$dir/$n.log"; done
+files=()
+for n in "${names[@]}"; do
+  case "$n" in tokenizer) files+=(vq_cifar.safetensors) ;; enat) files+=(enat_cifar.safetensors) ;;
+    *) files+=("$n.safetensors") ;; esac
+done
+for ((i = 0; i < ${#files[@]}; i += 2)); do
+  tar -cf "$out/weights$((i / 2)).tar" -C "$dir" "${files[@]:i:2}"
+done
+tar -czf "$out/logs.tar.gz" -C "$dir" $(cd "$dir" && ls *.log)
+ls -la "$out"
+exit $rc

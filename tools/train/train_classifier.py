@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Train one of seer's shipped CIFAR-10 classifiers (tools/train/families.py) on a GPU.
+
+    tools/train/train_classifier.py --family van --budget-s 480 --out-dir .gpu/train
+    tools/train/train_classifier.py --family van --epochs 60 --out-dir .gpu/train   # fixed length
+
+Data: packs made by tools/train/pack_cifar.py (default .data/cifar10-train.pack, test subset
+.data/cifar10-test.pack), decoded once to the device and augmented there.
+Schedule: AdamW + linear warm-up + cosine to zero over either a fixed number of epochs or a
+wall-clock budget (--budget-s: progress = training seconds / budget, so a run shares a GPU with
+other jobs and still ends on time; the steps it made are recorded in the exported metadata).
+A checkpoint is written every --ckpt-every-s seconds and a run resumes from it.
+Output: OUT_DIR/<family>.safetensors (seer weights, F16 except BatchNorm statistics), written
+atomically, loadable by `seer classify --weights` with no other flags.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from cifar_data import batches, load_cifar, normalize  # noqa: E402
+from common import lr_at, save_ckpt  # noqa: E402
+from families import HPARAMS, family  # noqa: E402
+from torch_ref.export import export_seer  # noqa: E402
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--family", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--train-pack", default=".data/cifar10-train.pack")
+    ap.add_argument("--test-pack", default=".data/cifar10-test.pack")
+    ap.add_argument("--budget-s", type=float, default=None, help="wall-clock training budget")
+    ap.add_argument("--epochs", type=int, default=None, help="fixed number of epochs instead")
+    ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke tests)")
+    ap.add_argument("--subset", type=int, default=None, help="train on N random images")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--no-amp", action="store_true", help="train in float32")
+    ap.add_argument("--ckpt-every-s", type=float, default=60)
+    for k, v in HPARAMS["van"].items():  # every family has the same keys
+        ap.add_argument(f"--{k}", type=type(v), default=None)
+    a = ap.parse_args()
+    if (a.budget_s is None) == (a.epochs is None):
+        ap.error("give exactly one of --budget-s and --epochs")
+    hp = dict(HPARAMS[a.family])
+    for k in hp:
+        if getattr(a, k) is not None:
+            hp[k] = getattr(a, k)
+    return a, hp
+
+
+@torch.no_grad()
+def evaluate(model, images, labels, amp):
+    model.eval()
+    correct = 0
+    for i in range(0, images.shape[0], 500):
+        x = normalize(images[i:i + 500].permute(0, 3, 1, 2).float().div(255))
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+        correct += (logits.argmax(1) == labels[i:i + 500]).sum().item()
+    model.train()
+    return correct / images.shape[0]
+
+
+def count_flops(model, dev):
+    """Forward FLOPs of one 32x32 image (torch's FlopCounterMode: matmuls, convs and attention,
+    2 per multiply-add; None on torch versions without it)."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:
+        return None
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            model(torch.zeros(1, 3, 32, 32, device=dev))
+        return fc.get_total_flops()
+    except Exception as e:  # a counter failure must not cost the training run
+        print(f"FLOP count failed: {e}", flush=True)
+        return None
+    finally:
+        model.train()
+
+
+def main():
+    a, hp = parse()
+    torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
+    amp = not a.no_amp and dev.type == "cuda"
+    os.makedirs(a.out_dir, exist_ok=True)
+    build, metadata = family(a.family)
+    model = build().to(dev).to(memory_format=torch.channels_last)
+    n_params = sum(p.numel() for p in model.parameters())
+    flops = count_flops(model, dev)
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n
+             and "token" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n
+                and "token" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["wd"]},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=hp["lr"],
+                            betas=(0.9, 0.999), **({"fused": True} if dev.type == "cuda" else {}))
+    t0 = time.time()
+    images, labels = load_cifar(a.train_pack, dev)
+    if a.subset:  # a random subset: the pack is ordered by class
+        keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(a.seed))
+        keep = keep[:a.subset].to(dev)
+        images, labels = images[keep], labels[keep]
+    test_x, test_y = load_cifar(a.test_pack, dev)
+    print(f"[{a.family}] {n_params / 1e6:.2f}M params, {flops} FLOPs/image, "
+          f"{images.shape[0]} train images "
+          f"decoded in {time.time() - t0:.1f}s, hp {json.dumps(hp)}", flush=True)
+
+    ckpt = os.path.join(a.out_dir, f"{a.family}.ckpt")
+    step, epoch, trained_s = 0, 0, 0.0
+    gen = torch.Generator(device=dev).manual_seed(a.seed)
+    if os.path.exists(ckpt):
+        s = torch.load(ckpt, map_location=dev)
+        model.load_state_dict(s["model"])
+        opt.load_state_dict(s["opt"])
+        step, epoch, trained_s = s["step"], s["epoch"], s["trained_s"]
+        gen.manual_seed(a.seed + 1000 * epoch)
+        print(f"[{a.family}] resumed at epoch {epoch}, step {step}, {trained_s:.0f}s", flush=True)
+    steps_per_epoch = images.shape[0] // hp["batch"]
+    total_steps = a.epochs * steps_per_epoch if a.epochs else None
+
+    def progress():
+        return step / total_steps if total_steps else trained_s / a.budget_s
+
+    last_ckpt = time.time()
+    done = progress() >= 1
+    while not done:
+        t_epoch, seen, loss_sum, correct, sampled = time.time(), 0, 0.0, 0, 0
+        mark = time.time()
+        for x, y in batches(images, labels, hp["batch"], gen, hp["augment"]):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(progress(), hp["lr"], hp["warmup"])
+            x = normalize(x).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=hp["smoothing"])
+                if hasattr(model, "aux_loss"):
+                    loss = loss + model.aux_loss()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if hp["clip"]:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), hp["clip"])
+            opt.step()
+            step += 1
+            seen += y.shape[0]
+            if step % 10 == 0:  # syncs the GPU: not every step
+                loss_sum += loss.item() * y.shape[0]
+                correct += (logits.argmax(1) == y).sum().item()
+                sampled += y.shape[0]
+            now = time.time()
+            trained_s += now - mark  # wall time of training only (no checkpoints, no eval)
+            mark = now
+            if now - last_ckpt > a.ckpt_every_s:
+                save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
+                                 "step": step, "epoch": epoch, "trained_s": trained_s})
+                last_ckpt = mark = time.time()
+            if progress() >= 1 or (a.max_steps and step >= a.max_steps):
+                done = True
+                break
+        epoch += 1
+        dt = time.time() - t_epoch
+        print(f"[{a.family}] epoch {epoch} step {step} progress {min(progress(), 1):.3f} "
+              f"loss~{loss_sum / max(sampled, 1):.3f} train-acc~{correct / max(sampled, 1):.3f} "
+              f"{seen / dt:.0f} img/s lr {opt.param_groups[0]['lr']:.2e}", flush=True)
+    acc = evaluate(model, test_x, test_y, amp=False)
+    print(f"[{a.family}] done: {epoch} epochs, {step} steps, {trained_s:.0f}s training; "
+          f"test top-1 {acc:.4f} (f32)", flush=True)
+    meta = dict(metadata())
+    meta["seer.trained"] = json.dumps({"family": a.family, "epochs": epoch, "steps": step,
+                                       "seed": a.seed, "hparams": hp, "test_top1_f32": acc,
+                                       "params": n_params, "flops_per_image": flops,
+                                       "script": "tools/train/train_classifier.py"})
+    model.eval()
+    export_seer(model, os.path.join(a.out_dir, f"{a.family}.safetensors"), meta, half=True)
+    save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                     "epoch": epoch, "trained_s": trained_s})
+
+
+if __name__ == "__main__":
+    main()
