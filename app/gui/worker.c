@@ -100,9 +100,16 @@ static void job_load_model(gui_worker *w, const gui_job *j, gui_job_result *r) {
         snprintf(labels_note, sizeof labels_note, " · no names (%s)", w->model->labels[0] ? w->model->labels : "no label set");
         memset(&w->labels, 0, sizeof w->labels);
     }
-    gui_copy(r->name, sizeof r->name, a->name);
-    snprintf(r->info, sizeof r->info, "%s · %d classes · %d×%d · %s%s", a->family, nc, a->img_size,
-             a->img_size, seer_dtype_name(w->model->dtype), labels_note);
+    // Named by its file (assets/models/van_cifar.safetensors is "van_cifar"; the architecture
+    // it loads as, van_b0 with its own config, goes to the info line), sized by its preprocessing.
+    const char *base = strrchr(w->model->path, '/');
+    gui_copy(r->name, sizeof r->name, base ? base + 1 : w->model->path);
+    char *ext = strstr(r->name, ".safetensors");
+    if (ext && ext != r->name) *ext = '\0';
+    seer_preprocess pre;
+    const int side = seer_model_preprocess(w->model, &pre) == SEER_STATUS_OK ? pre.size : a->img_size;
+    snprintf(r->info, sizeof r->info, "%s · %s · %d classes · %d×%d · %s%s", a->name, a->family, nc, side,
+             side, seer_dtype_name(w->model->dtype), labels_note);
     r->num_classes = nc;
     r->has_attention = gui_attention_map(a->name, NULL, NULL, NULL) == SEER_STATUS_OK;
     seer_clear_error();
