@@ -191,9 +191,11 @@ Test(cli, a_shipped_model_is_named_by_its_file) {
     cr_assert_eq(system(cmd), 0);
     setenv("SEER_MODELS", "models", 1);  // run() works in dir
     int rc = run("classify --model my_net --device cpu x.png");
-    unsetenv("SEER_MODELS");
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "x.png"), "%s", out);
+    cr_assert_eq(run("models"), 0, "%s", out);  // listed with the architecture it loads as
+    cr_assert(strstr(out, "my_net") && strstr(out, "resnet8 "), "%s", out);
+    unsetenv("SEER_MODELS");
     cr_assert_eq(run("classify --model no_such_net --device cpu x.png"), 2);
     cr_assert(strstr(out, "unknown model 'no_such_net'"), "%s", out);
 }

@@ -34,6 +34,7 @@ const char *cli_value(int argc, char **argv, int *i);  // value after argv[*i], 
 seer_model *cli_load_model(const cli_model_opts *o, seer_ctx **ctx);
 // A shipped file (assets/<rel>): $SEER_ASSETS, then assets/ next to the executable's tree.
 const char *cli_find_asset(const char *rel, char *buf, size_t n);
+const char *cli_find_asset_dir(const char *rel, char *buf, size_t n);  // the same, for a folder
 // Where `--model NAME` looks for NAME.safetensors (SEER_MODELS, then assets/models).
 const char *cli_find_weights(const char *name, char *buf, size_t n);
 seer_status cli_preprocess(const cli_model_opts *o, const seer_model *m, seer_preprocess *out);

@@ -58,11 +58,11 @@ static bool is_file(const char *p) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-const char *cli_find_asset(const char *rel, char *buf, size_t n) {
+static const char *find_asset(const char *rel, char *buf, size_t n, bool (*ok)(const char *)) {
     const char *env = getenv("SEER_ASSETS");
     if (env) {
         snprintf(buf, n, "%s/%s", env, rel);
-        if (is_file(buf)) return buf;
+        if (ok(buf)) return buf;
     }
     // Next to the executable's source tree (build/seer -> ../assets), an installed share
     // folder, then the current folder.
@@ -75,11 +75,24 @@ const char *cli_find_asset(const char *rel, char *buf, size_t n) {
         const char *dirs[] = {"../assets", "../../assets", "../share/seer"};
         for (int k = 0; k < 3; k++) {
             snprintf(buf, n, "%s/%s/%s", exe, dirs[k], rel);
-            if (is_file(buf)) return buf;
+            if (ok(buf)) return buf;
         }
     }
     snprintf(buf, n, "assets/%s", rel);
-    return is_file(buf) ? buf : NULL;
+    return ok(buf) ? buf : NULL;
+}
+
+const char *cli_find_asset(const char *rel, char *buf, size_t n) {
+    return find_asset(rel, buf, n, is_file);
+}
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_find_asset_dir(const char *rel, char *buf, size_t n) {
+    return find_asset(rel, buf, n, is_dir);
 }
 
 const char *cli_find_weights(const char *name, char *buf, size_t n) {
