@@ -19,15 +19,13 @@ bottleneck_attn.py) and with seer's backbones/halonet*.c.
 import argparse
 import os
 import sys
-import tempfile
 
 import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 import halonet as ref  # noqa: E402
-from check_volo import TOL, cifar_files, load_images, rel, root, run_seer  # noqa: E402
-from export import export_seer  # noqa: E402
+from check_volo import TOL, cifar_files, load_images, rel, root, seer_parity  # noqa: E402
 
 # golden fixtures a, b, c (tools/golden/make_halonet.py) and two presets (backbones/halonet.c)
 FIXTURE_A = ("stem=tiered:16:max act=relu attn=se:0.25 sa=halo:4:1:2:0:1 "
@@ -161,24 +159,7 @@ def part_b(seer, files, failures):
     model = randomize(ref.build_cifar(), x, seed=1).eval()
     with torch.no_grad():
         want = model(x)
-    # with the full metadata, then with seer.arch alone (the C preset must be the same model)
-    meta = ref.cifar_metadata()
-    for tag, md in (("cifar_metadata()", meta),
-                    ("seer.arch only", {"seer.arch": meta["seer.arch"]})):
-        with tempfile.TemporaryDirectory() as d:
-            w = os.path.join(d, "halonet_cifar.safetensors")
-            export_seer(model, w, md)
-            got = run_seer(seer, w, files, d)
-        r, mx = rel(got, want)
-        rc, _ = rel(got - got.mean(0), want - want.mean(0))
-        top1 = (got.argmax(1) == want.argmax(1)).float().mean().item()
-        ok = r <= 1e-4 and rc <= 1e-4 and top1 == 1.0
-        print(f"  {tag:16s}: logits rel-L2 {r:.2e} max-abs {mx:.2e} (max |ref| "
-              f"{want.abs().max():.2f}); minus batch mean rel-L2 {rc:.2e}; top-1 agreement "
-              f"{top1:.0%}; distinct top-1 classes {len(set(want.argmax(1).tolist()))}  "
-              f"{'ok' if ok else 'FAIL'}")
-        if not ok:
-            failures.append(f"seer parity ({tag})")
+    seer_parity(seer, model, want, ref.cifar_metadata(), files, failures)
 
 
 def main():

@@ -177,12 +177,16 @@ def part_b(seer, files, failures):
     with torch.no_grad():
         model.head.bias -= model(x).mean(0)  # center the logits: top-1 depends on the image
         want = model(x)
-    # with the full metadata, then with seer.arch alone (the C preset must be the same model)
-    meta = ref.cifar_metadata()
+    seer_parity(seer, model, want, ref.cifar_metadata(), files, failures)
+
+
+def seer_parity(seer, model, want, meta, files, failures):
+    """seer's logits for the exported `model` against `want`, first with the full metadata,
+    then with seer.arch alone (the C preset must be the same model)."""
     for tag, md in (("cifar_metadata()", meta),
                     ("seer.arch only", {"seer.arch": meta["seer.arch"]})):
         with tempfile.TemporaryDirectory() as d:
-            w = os.path.join(d, "volo_cifar.safetensors")
+            w = os.path.join(d, meta["seer.arch"] + ".safetensors")
             export_seer(model, w, md)
             got = run_seer(seer, w, files, d)
         r, mx = rel(got, want)
