@@ -73,21 +73,7 @@ static const float *direct_input_rows(const direct_args *a, float *pad, int64_t 
 #define RB1 16
 #define RB2 8
 #define RB4 4
-#include "core/cpu/conv_direct_isa.h"
-#undef ISA
-#undef TARGET
-#undef vec
-#undef VL
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_FMA
-#undef V_ADD
-#undef V_MAX
-#undef V_ZERO
-#undef RB1
-#undef RB2
-#undef RB4
+#include "core/cpu/conv_direct_isa.h" // undefines the parameters above
 
 // ---- AVX2 + FMA: 16 ymm registers, 8 lanes -------------------------------------------------
 #define ISA(name) name##_avx2
@@ -104,21 +90,7 @@ static const float *direct_input_rows(const direct_args *a, float *pad, int64_t 
 #define RB1 8
 #define RB2 4
 #define RB4 2
-#include "core/cpu/conv_direct_isa.h"
-#undef ISA
-#undef TARGET
-#undef vec
-#undef VL
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
-#undef V_FMA
-#undef V_ADD
-#undef V_MAX
-#undef V_ZERO
-#undef RB1
-#undef RB2
-#undef RB4
+#include "core/cpu/conv_direct_isa.h" // undefines the parameters above
 
 // Prefetch [p, p + bytes) into L2, for reading or (write) for writing.
 static void direct_prefetch(const void *p, int64_t bytes, int write) {

@@ -8,6 +8,7 @@
 //   RB1, RB2, RB4   output pixels per tile (powers of two) for 1, 2 and 4 vectors of output
 //                   channels: accumulators are RB * NV registers, plus NV weight vectors and
 //                   one broadcast must fit the register file.
+// and this file undefines them at its end, ready for the next ISA.
 
 // Output pixels ox0 .. ox0 + rb - 1 of one row and channels co0 .. co0 + nv*VL - 1:
 // acc[r][v] = bias + sum over taps (ky, kx) and input channels ci of
@@ -121,3 +122,18 @@ static void ISA(row)(const direct_args *a, const float *xrow, int64_t xrs, int64
         co0 += (int64_t)VL << nvi;
     }
 }
+
+#undef ISA
+#undef TARGET
+#undef vec
+#undef VL
+#undef V_LOAD
+#undef V_STORE
+#undef V_BCAST
+#undef V_FMA
+#undef V_ADD
+#undef V_MAX
+#undef V_ZERO
+#undef RB1
+#undef RB2
+#undef RB4

@@ -39,10 +39,8 @@ import torch.nn as nn
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
-import seer_st  # noqa: E402
 from torch_ref import biformer as ours  # noqa: E402
-from torch_ref.export import export_seer  # noqa: E402
-from torch_ref.seer_check import (SEER, cifar_files, compare, compare_grads,  # noqa: E402
+from torch_ref.seer_check import (save_fixture, SEER, cifar_files, compare, compare_grads,  # noqa: E402
                                   compare_models, load_cifar, seer_logits, timing, train_step)
 
 CONFIGS = {
@@ -157,10 +155,7 @@ def write_fixture(model, x, out_dir):
           f", logit std {logits.std(1).numpy().round(2)}")
     meta = dict(ours.metadata(num_classes=10, **CONFIGS["cifar_small"]),
                 **{"seer.preprocess": "cifar", "seer.labels": "cifar10"})
-    export_seer(model, os.path.join(out_dir, "biformer_cifar_stem.weights.safetensors"), meta)
-    seer_st.write_safetensors(os.path.join(out_dir, "biformer_cifar_stem.io.safetensors"), io,
-                              {"made_by": "tools/torch_ref/check_biformer.py --fixture",
-                               "torch": torch.__version__})
+    save_fixture(out_dir, "biformer_cifar_stem", model, meta, io, "tools/torch_ref/check_biformer.py")
 
 
 def main():

@@ -33,9 +33,7 @@ import torch.nn as nn
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
 from torch_ref import van as ours  # noqa: E402
-import seer_st  # noqa: E402
-from torch_ref.export import export_seer  # noqa: E402
-from torch_ref.seer_check import (SEER, cifar_files, compare, compare_models,  # noqa: E402
+from torch_ref.seer_check import (save_fixture, SEER, cifar_files, compare, compare_models,  # noqa: E402
                                   load_cifar, seer_logits, timing)
 
 TINY = dict(embed_dims=[8, 16, 24, 32], depths=[1, 2, 1, 2], mlp_ratios=[8, 8, 4, 4])
@@ -99,10 +97,7 @@ def write_fixture(model, x, out_dir):
               f"{[tuple(st.shape[2:]) for st in stages]}, logit std {logits.std(1).numpy().round(2)}")
     meta = dict(ours.metadata(stem_kernel=5, stem_stride=2, num_classes=10, **TINY),
                 **{"seer.preprocess": "cifar", "seer.labels": "cifar10"})
-    export_seer(model, os.path.join(out_dir, "van_cifar_stem.weights.safetensors"), meta)
-    seer_st.write_safetensors(os.path.join(out_dir, "van_cifar_stem.io.safetensors"), io,
-                              {"made_by": "tools/torch_ref/check_van.py --fixture",
-                               "torch": torch.__version__})
+    save_fixture(out_dir, "van_cifar_stem", model, meta, io, "tools/torch_ref/check_van.py")
 
 
 def main():

@@ -140,3 +140,11 @@ def timing(model, batch=64, steps=3):
         model.zero_grad()
         model(x).sum().backward()
     return (time.time() - t) / steps
+
+
+def save_fixture(out_dir, name, model, meta, io, script):
+    """A golden fixture for tests/golden: NAME.weights.safetensors (the model, seer metadata)
+    and NAME.io.safetensors (its inputs and outputs, with the script that made them)."""
+    export_seer(model, os.path.join(out_dir, f"{name}.weights.safetensors"), meta)
+    seer_st.write_safetensors(os.path.join(out_dir, f"{name}.io.safetensors"), io,
+                              {"made_by": f"{script} --fixture", "torch": torch.__version__})
