@@ -6,21 +6,29 @@
 #   tools/train/pack_cifar.py ../shared/data/cifar10/test .data/cifar10-test.pack
 #   cp ../shared/data/weights/resnet-cifar10/resnet56-4bfd9763.th .data/   # tokenizer loss, ENAT sweep
 # There (device tool, carry [".data/cifar10-train.pack", ".data/cifar10-test.pack",
-# ".data/resnet56-4bfd9763.th"]), jobs named JOB:BUDGET_SECONDS run side by side:
+# ".data/resnet56-4bfd9763.th"]; first `scripts/device-slim.sh on` here, or the tree is too
+# large to send), jobs named JOB:BUDGET[:STOP] (seconds) run side by side. The commands that
+# made assets/models:
 #   scripts/gpu-train.sh volo:450 halonet:450 van:450 biformer:450 sparsifiner:450 agent:450 tokenizer:450
 #   scripts/gpu-train.sh volo:930 halonet:930 van:930 biformer:930 sparsifiner:930 enat:450
 #   scripts/gpu-train.sh enat:820
-# (the three commands that made assets/models). JOB is a classifier family of
-# tools/train/families.py, `tokenizer` or `enat` (which needs the tokenizer made before).
-# Each job is one process with a wall-clock budget: its schedule ends on time even when jobs
-# share the GPU. A checkpoint is written every minute under .gpu/train, kept while the machine
-# stays warm: a later command with a larger budget resumes the run (the cosine schedule then
-# continues from where that budget puts it). Keep the largest budget increase under ~520 s so
-# a command ends inside the 10-minute limit. Weights (in tars of two, under the 16 MiB per-file
-# limit) and logs are copied to $OUT.
+# (halonet, biformer, sparsifiner, agent, tokenizer, enat; eager PyTorch), and for the
+# retrained volo and van (torch.compile, 2026-12-03):
+#   scripts/gpu-train.sh volo:1000:500 sparsifiner:1000:500 van:1000:500
+#   scripts/gpu-train.sh volo:1000 sparsifiner:1000 van:1000
+# JOB is a classifier family of tools/train/families.py, `tokenizer` or `enat` (which needs
+# the tokenizer made before). Each job is one process with a wall-clock budget: its schedule
+# ends on time even when jobs share the GPU. STOP (classifiers) ends the command's part after
+# that many training seconds of the BUDGET schedule, exporting what it has; a later command
+# with the same BUDGET and no STOP resumes it to the end of that one schedule. A checkpoint is
+# written every minute under .gpu/train, kept only while the machine stays warm (30 s after a
+# call: start the next call at once). A budget raised in a later command also resumes, but
+# the cosine schedule then jumps back to where the new budget puts it. Keep each command's
+# share under ~520 s so it ends inside the 10-minute limit. Weights (in tars of two, under the
+# 16 MiB per-file limit) and logs are copied to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-(($#)) || { sed -n 2,22p "$0"; exit 2; }
+(($#)) || { sed -n 2,28p "$0"; exit 2; }
 dir=.gpu/train
 mkdir -p "$dir"
 out=${OUT:-$dir/out}
@@ -36,11 +44,12 @@ for p in ('.data/cifar10-train.pack', '.data/cifar10-test.pack'): print(p, cache
 pids=()
 names=()
 for job in "$@"; do
-  name=${job%%:*} budget=${job#*:}
+  name=${job%%:*} budget=${job#*:} stop=
+  [[ $budget == *:* ]] && { stop=${budget#*:}; budget=${budget%%:*}; }
   case "$name" in
     tokenizer) cmd=(tools/train/train_tokenizer.py --resnet "$resnet") ;;
     enat) cmd=(tools/train/train_enat.py --tokenizer "$dir/vq_cifar.safetensors" --resnet "$resnet") ;;
-    *) cmd=(tools/train/train_classifier.py --family "$name") ;;
+    *) cmd=(tools/train/train_classifier.py --family "$name" ${stop:+--stop-at-s "$stop"}) ;;
   esac
   $py "${cmd[@]}" --budget-s "$budget" --out-dir "$dir" >> "$dir/$name.log" 2>&1 &
   pids+=($!)

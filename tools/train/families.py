@@ -18,17 +18,27 @@ FAMILIES = {
     "resnet20": ("resnet_cifar", "build_cifar", "cifar_metadata"),  # smoke tests of the tools
 }
 
-# AdamW, cosine schedule with linear warm-up, label smoothing 0.1, batch 512, crop + flip.
+# AdamW, cosine schedule with linear warm-up, label smoothing 0.1, batch 512.
+# augment: "crop_flip" or "crop_flip_cutout" (tools/train/cifar_data.py); cutmix: the share of
+# batches mixed by CutMix (0 = none); drop_path: stochastic depth of the last block;
+# dense_frac (Sparsifiner): the share of the run that attends densely while the connectivity
+# predictors learn, before the sparse phase (the reference's 'attn_recon' then sparse training).
 COMMON = dict(batch=512, lr=2e-3, wd=0.05, warmup=0.05, smoothing=0.1, clip=5.0,
-              augment="crop_flip")
+              augment="crop_flip", cutmix=0.0, drop_path=0.1, dense_frac=0.0)
+# The first shipped models trained with COMMON's crop_flip alone and overfitted (train 98-99%,
+# test 85-87%); VAN's retraining adds cutout and CutMix (87% -> 91.2%), VOLO's cutout.
+REGULARIZED = dict(augment="crop_flip_cutout", cutmix=0.5)
 HPARAMS = {
-    "volo": dict(COMMON, lr=1.5e-3),
-    "halonet": dict(COMMON),
-    "van": dict(COMMON),
+    "volo": dict(COMMON, lr=1e-3, augment="crop_flip_cutout"),
+    "halonet": dict(COMMON, drop_path=0.0),
+    "van": dict(COMMON, **REGULARIZED),
     "biformer": dict(COMMON, lr=1.5e-3),
+    # The shipped file's recipe. Tried on 2026-12-03 (1000 s, 199 epochs): dense_frac=0.7 with
+    # crop_flip_cutout gave 75.65% (sparse-evaluated 78.7% when the dense phase ended): the plain
+    # DeiT trunk overfits CIFAR-10 (train 98%) whatever the attention; see the README.
     "sparsifiner": dict(COMMON, lr=1e-3),
     "agent": dict(COMMON, lr=1e-3),
-    "resnet20": dict(COMMON),
+    "resnet20": dict(COMMON, drop_path=0.0),
 }
 
 

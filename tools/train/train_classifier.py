@@ -9,11 +9,15 @@ Data: packs made by tools/train/pack_cifar.py (default .data/cifar10-train.pack,
 Schedule: AdamW + linear warm-up + cosine to zero over either a fixed number of epochs or a
 wall-clock budget (--budget-s: progress = training seconds / budget, so a run shares a GPU with
 other jobs and still ends on time; the steps it made are recorded in the exported metadata).
-A checkpoint is written every --ckpt-every-s seconds and a run resumes from it.
+A checkpoint is written every --ckpt-every-s seconds and a run resumes from it; --stop-at-s
+ends a command early inside a longer --budget-s schedule (the next command resumes it).
+On CUDA the model runs through torch.compile (eager if compiling fails); a step whose gradient
+is not finite is skipped and counted (`skipped_steps` in the metadata).
 Output: OUT_DIR/<family>.safetensors (seer weights, F16 except BatchNorm statistics), written
 atomically, loadable by `seer classify --weights` with no other flags.
 """
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -40,10 +44,15 @@ def parse():
     ap.add_argument("--budget-s", type=float, default=None, help="wall-clock training budget")
     ap.add_argument("--epochs", type=int, default=None, help="fixed number of epochs instead")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke tests)")
+    ap.add_argument("--stop-at-s", type=float, default=None,
+                    help="stop (checkpoint and export) after this many training seconds of the "
+                         "--budget-s schedule; a later run with the same budget resumes it")
     ap.add_argument("--subset", type=int, default=None, help="train on N random images")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--no-amp", action="store_true", help="train in float32")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="eager PyTorch (default on CUDA: torch.compile, eager if it fails)")
     ap.add_argument("--ckpt-every-s", type=float, default=60)
     for k, v in HPARAMS["van"].items():  # every family has the same keys
         ap.add_argument(f"--{k}", type=type(v), default=None)
@@ -89,6 +98,28 @@ def count_flops(model, dev):
         model.train()
 
 
+def cutmix(x, y, gen):
+    """CutMix (Yun et al. 2019) of the batch with its reversal: one box per batch, area share
+    1 - lam with lam ~ U(0, 1) (Beta(1, 1)). -> mixed x, the second labels, the exact lam."""
+    B, _, H, W = x.shape
+    lam = torch.rand((), generator=gen, device=x.device).item()
+    ch, cw = int(H * (1 - lam) ** 0.5), int(W * (1 - lam) ** 0.5)
+    cy = torch.randint(0, H, (), generator=gen, device=x.device).item()
+    cx = torch.randint(0, W, (), generator=gen, device=x.device).item()
+    y0, y1 = max(cy - ch // 2, 0), min(cy + ch - ch // 2, H)
+    x0, x1 = max(cx - cw // 2, 0), min(cx + cw - cw // 2, W)
+    x = x.clone()
+    x[:, :, y0:y1, x0:x1] = x.flip(0)[:, :, y0:y1, x0:x1]
+    return x, y.flip(0), 1 - (y1 - y0) * (x1 - x0) / (H * W)
+
+
+def compiled(model, enabled):
+    """torch.compile(model) where torch has it and `enabled`; else the model itself."""
+    if not enabled or not hasattr(torch, "compile"):
+        return model
+    return torch.compile(model)
+
+
 def main():
     a, hp = parse()
     torch.manual_seed(a.seed)
@@ -96,7 +127,8 @@ def main():
     amp = not a.no_amp and dev.type == "cuda"
     os.makedirs(a.out_dir, exist_ok=True)
     build, metadata = family(a.family)
-    model = build().to(dev).to(memory_format=torch.channels_last)
+    kw = {"drop_path_rate": hp["drop_path"]} if "drop_path_rate" in inspect.signature(build).parameters else {}
+    model = build(**kw).to(dev).to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
     flops = count_flops(model, dev)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n
@@ -133,6 +165,9 @@ def main():
     def progress():
         return step / total_steps if total_steps else trained_s / a.budget_s
 
+    fast = compiled(model, dev.type == "cuda" and not a.no_compile)
+    skipped = 0
+    dense = None  # Sparsifiner: dense attention in the first dense_frac of the run
     last_ckpt = time.time()
     done = progress() >= 1
     while not done:
@@ -141,17 +176,40 @@ def main():
         for x, y in batches(images, labels, hp["batch"], gen, hp["augment"]):
             for g in opt.param_groups:
                 g["lr"] = lr_at(progress(), hp["lr"], hp["warmup"])
+            if hp["dense_frac"] and dense != (progress() < hp["dense_frac"]):
+                dense = progress() < hp["dense_frac"]
+                model.set_dense_attention(dense)
+                print(f"[{a.family}] step {step}: {'dense' if dense else 'sparse'} attention; test "
+                      f"top-1 now {evaluate(model, test_x, test_y, amp):.4f}", flush=True)
+            y2, lam = y, 1.0
+            if hp["cutmix"] and torch.rand((), generator=gen, device=dev).item() < hp["cutmix"]:
+                x, y2, lam = cutmix(x, y, gen)
             x = normalize(x).contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=hp["smoothing"])
+                try:
+                    logits = fast(x)
+                except Exception as e:  # a compile failure must not cost the run
+                    if fast is model:
+                        raise
+                    print(f"[{a.family}] torch.compile failed ({type(e).__name__}: {e}); eager", flush=True)
+                    fast = model
+                    logits = fast(x)
+                loss = lam * F.cross_entropy(logits.float(), y, label_smoothing=hp["smoothing"])
+                if lam < 1:
+                    loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y2,
+                                                              label_smoothing=hp["smoothing"])
                 if hasattr(model, "aux_loss"):
                     loss = loss + model.aux_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if hp["clip"]:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), hp["clip"])
-            opt.step()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), hp["clip"] or float("inf"))
+            if torch.isfinite(norm):  # a non-finite gradient skips the step, not the run
+                opt.step()
+            else:
+                skipped += 1
+                if skipped % 10 == 1:
+                    print(f"[{a.family}] step {step}: non-finite gradient, step skipped "
+                          f"({skipped} so far)", flush=True)
             step += 1
             seen += y.shape[0]
             if step % 10 == 0:  # syncs the GPU: not every step
@@ -165,7 +223,8 @@ def main():
                 save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
                                  "step": step, "epoch": epoch, "trained_s": trained_s})
                 last_ckpt = mark = time.time()
-            if progress() >= 1 or (a.max_steps and step >= a.max_steps):
+            if progress() >= 1 or (a.max_steps and step >= a.max_steps) or \
+                    (a.stop_at_s and trained_s >= a.stop_at_s):
                 done = True
                 break
         epoch += 1
@@ -179,6 +238,8 @@ def main():
     meta = dict(metadata())
     meta["seer.trained"] = json.dumps({"family": a.family, "epochs": epoch, "steps": step,
                                        "seed": a.seed, "hparams": hp, "test_top1_f32": acc,
+                                       "budget_s": a.budget_s, "trained_s": round(trained_s),
+                                       "skipped_steps": skipped,
                                        "params": n_params, "flops_per_image": flops,
                                        "script": "tools/train/train_classifier.py"})
     model.eval()
