@@ -6,11 +6,15 @@
 #   scripts/eval-shipped.sh enat [N]       FID and prompt accuracy at 4, 8, 16 steps, N images
 #                                          per class (default 1000: 10,000 images)
 #   scripts/eval-shipped.sh latency        params and CPU latency per image (batch 1)
+#   scripts/eval-shipped.sh gui            the desktop app's own timings (SDL offscreen, CPU):
+#                                          classify one image with each classifier, generate
+#                                          1 and 8 images with ENAT (needs build/seer-gui)
 # Logs and generated images go to build/eval-shipped/; a summary is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${SEER_DATA:-../shared/data}
 seer=${SEER:-build/seer}
+gui=${SEER_GUI:-build/seer-gui}
 bench=${SEER_BENCH:-build/seer_bench}
 out=build/eval-shipped
 mkdir -p "$out" build/models
@@ -74,5 +78,29 @@ case "${1:-}" in
       printf '%-20s %s\n' "$m" "$(tail -n 1 "$out/latency-$m.txt")"
     done
     ;;
-  *) sed -n 2,10p "$0"; exit 2 ;;
+  gui)
+    # One scripted session; `stats` prints the worker's time of the last job (classification:
+    # decode + preprocess + forward, after the model is loaded; generation: all steps + decode).
+    img=$test/horse/0000.jpg
+    script=$out/gui-speed.script
+    : > "$script"
+    for m in "${classifiers[@]}"; do
+      { echo "model assets/models/$m.safetensors"; echo "open $img"; echo wait
+        for _ in 1 2 3; do echo classify; echo wait; echo "echo $m"; echo stats; done; } >> "$script"
+    done
+    { echo "generator assets/models/enat_cifar.safetensors assets/models/vq_cifar.safetensors"; echo wait
+      echo "mode generate"
+      for n in 1 1 8; do
+        echo "generate class=horse seed=1 steps=8 count=$n"; echo wait; echo "echo generate $n"; echo stats
+      done; echo quit; } >> "$script"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    SDL_VIDEODRIVER=offscreen "$gui" --size 1280x800 --script "$script" > "$out/gui-speed.txt"
+    awk '/^stats:/ { for (i = 1; i <= NF; i++) if ($i ~ /^latency_ms=/) { split($i, v, "="); ms = v[2] + 0 } }
+         /^stats:/ && name != "" { if (!(name in lo) || ms < lo[name]) lo[name] = ms
+                                   if (!(name in hi) || ms > hi[name]) hi[name] = ms; runs[name]++ }
+         !/^stats:/ { name = $0 }
+         END { for (k in lo) printf "%-22s %8.1f - %8.1f ms over %d runs\n", k, lo[k], hi[k], runs[k] }' \
+      "$out/gui-speed.txt" | sort
+    ;;
+  *) sed -n 2,13p "$0"; exit 2 ;;
 esac

@@ -2,8 +2,9 @@
 # End-to-end run of the desktop app without a screen: seer-gui --script drives it through
 # Classify (golden ResNet-8, CIFAR-10 labels, random weights), a file that is not an image,
 # Segment, and Generate (the tiny ENAT + VQGAN golden pair, when present), writing screenshots
-# and generated PNGs that are then checked: the screenshots must not be blank and the PNGs
-# must carry their settings.
+# and generated PNGs that are then checked: the screenshots must not be blank, the PNGs must
+# carry their settings, and each saved PNG must equal, pixel for pixel, what `seer generate`
+# makes from the same settings and seed.
 #
 #   scripts/gui-smoke.sh [BUILD_DIR]      (default: build; builds seer-gui there if missing)
 #   GUI_SMOKE_XVFB=1 scripts/gui-smoke.sh (under Xvfb instead of SDL's offscreen driver)
@@ -88,8 +89,8 @@ run=(env SDL_VIDEODRIVER=offscreen)
 
 # Screenshots: present, the window's size, and not blank (pixel variance well above a flat
 # colour's). Generated PNGs: their settings in text chunks. Standard-library Python only.
-python3 - "$out" "$gen" <<'EOF'
-import os, struct, sys, zlib
+python3 - "$out" "$gen" "$build/seer" <<'EOF'
+import os, struct, subprocess, sys, zlib
 
 def read_png(path):
     b = open(path, 'rb').read()
@@ -123,7 +124,7 @@ def read_png(path):
         prev = line
     return w, h, bpp, rows, text
 
-out, gen = sys.argv[1], sys.argv[2]
+out, gen, seer = sys.argv[1], sys.argv[2], sys.argv[3]
 for name in ['classify', 'classify_next', 'error', 'segment', 'generate']:
     w, h, bpp, rows, _ = read_png(os.path.join(out, name + '.png'))
     assert (w, h) == (1280, 800), f'{name}.png is {w}x{h}, expected 1280x800'
@@ -140,5 +141,20 @@ if gen:
         for key in ['model', 'class', 'seed', 'steps', 'cfg']:
             assert key in text, f'{f}: no {key} in its PNG text'
         print(f'gui-smoke: {f} model={text["model"]} class={text["class"]} seed={text["seed"]}')
+        # The same image from the command line: the settings the app wrote, one image.
+        cli = os.path.join(out, 'cli', f[:-4])
+        args = [seer, 'generate', '--model', 'enat', '--weights', 'tests/golden/enat_tiny.weights.safetensors',
+                '--tokenizer', text['tokenizer'], '--class', text['class'], '--seed', text['seed'],
+                '--steps', text['steps'], '--cfg', text['cfg'], '--mask-temp', text['mask_temp'],
+                '--samp-temp', text['samp_temp'], '--n', '1', '--out', cli]
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        made = [g for g in os.listdir(cli) if g.endswith('.png')]
+        assert len(made) == 1, f'seer generate made {made}'
+        gui_px = read_png(os.path.join(out, 'saved', f))[:4]
+        cli_px = read_png(os.path.join(cli, made[0]))[:4]
+        assert gui_px[:3] == cli_px[:3], f'{f}: size/format differ from seer generate\'s {made[0]}'
+        same = sum(a == b for a, b in zip(gui_px[3], cli_px[3]))
+        assert same == len(gui_px[3]), f'{f}: {len(gui_px[3]) - same} pixel rows differ from seer generate'
+        print(f'gui-smoke: {f} equals seer generate --seed {text["seed"]} pixel for pixel')
 print('gui-smoke: ok')
 EOF
