@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 data=${SEER_DATA:-../shared/data}
 
-if [[ ! -x $build/seer-gui ]]; then
+if [[ ! -x $build/seer-gui || ! -x $build/seer ]]; then  # seer: the PNG comparison
   cmake -S . -B "$build" > /dev/null
-  cmake --build "$build" -j"$(nproc)" --target seer-gui > /dev/null
+  cmake --build "$build" -j"$(nproc)" --target seer-gui seer > /dev/null
 fi
 
 out=${GUI_SMOKE_OUT:-$(mktemp -d)}
