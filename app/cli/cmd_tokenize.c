@@ -22,7 +22,8 @@ static const char *usage =
     "         encode + decode each image and report the reconstruction PSNR (8-bit)\n"
     "options: --size N (input side, default: the tokenizer's metadata vqgan.resolution, else\n"
     "         256) --preprocess STR (default adm,size=N)\n"
-    "         --batch N (default 8) --device cpu|cuda --precision f32|bf16|f16 --threads N\n";
+    "         --batch N (default: 8 at 256x256, as many as hold the same pixels at smaller\n"
+    "         sides, up to 256) --device cpu|cuda --precision f32|bf16|f16 --threads N\n";
 
 typedef struct tok_opts {
     cli_model_opts mo;
@@ -124,6 +125,14 @@ static int prepare(const seer_preprocess *pre, const seer_dataset_item *items, i
     return k;
 }
 
+// --batch unset: batches of about 8 images of 256 x 256 (a 32 x 32 tokenizer takes 256 at a
+// time; a batch of 8 tiny images leaves the CPU waiting on per-batch overheads).
+static void default_batch(tok_opts *o, int64_t side) {
+    if (o->mo.batch) return;
+    int64_t b = side > 0 ? 8 * 256 * 256 / (side * side) : 8;
+    o->mo.batch = (int)(b < 1 ? 1 : b > 256 ? 256 : b);
+}
+
 static bool setup_inputs(const tok_opts *o, const seer_vqgan *v, seer_preprocess *pre,
                          seer_dataset *ds) {
     char desc[64];
@@ -167,6 +176,7 @@ static int run_encode(tok_opts *o) {
     json_t *files = json_array();
     seer_st_writer *w = NULL;
     if (!setup_inputs(o, v, &pre, &ds)) goto out;
+    default_batch(o, pre.size);
     int f = seer_vqgan_factor(v), h = pre.size / f, zc = seer_vqgan_get_config(v)->z_channels;
     size_t per = seer_preprocess_out_numel(&pre), grid = (size_t)h * (size_t)h;
     ids = malloc(sizeof(int64_t) * grid * (size_t)ds.count);
@@ -347,6 +357,7 @@ static int run_decode(tok_opts *o) {
             stem(str_or_empty(json_string_value(json_array_get(files, (size_t)j))), b, sizeof b);
             by_stem = strcmp(a, b) != 0 && a[0];
         }
+    default_batch(o, h * f_px);
     cli_progress prog;
     cli_progress_init(&prog);
     for (int64_t i0 = 0; i0 < N; i0 += o->mo.batch) {
@@ -427,6 +438,7 @@ static int run_psnr(tok_opts *o) {
     int *which = NULL;
     seer_image *png = NULL;
     if (!setup_inputs(o, v, &pre, &ds) || (o->out && !make_dir(o->out))) goto out;
+    default_batch(o, pre.size);
     size_t per = seer_preprocess_out_numel(&pre);
     x = malloc(sizeof(float) * per * (size_t)o->mo.batch);
     which = malloc(sizeof(int) * (size_t)o->mo.batch);
@@ -490,7 +502,7 @@ int cmd_tokenize(int argc, char **argv) {
         mode = 1, first = 2;
     else if (argc >= 2 && strcmp(argv[1], "decode") == 0)
         mode = 2, first = 2;
-    tok_opts o = {.mo = {.batch = 8}, .size = 0, .paths = calloc((size_t)argc + 1, sizeof(char *))};
+    tok_opts o = {.mo = {.batch = 0}, .size = 0, .paths = calloc((size_t)argc + 1, sizeof(char *))};
     if (!o.paths || !parse(&o, argc, argv, first)) {
         free(o.paths);
         return EXIT_USAGE;
