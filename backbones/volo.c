@@ -458,10 +458,12 @@ static seer_tensor *outlook_attention(seer_ctx *c, const volo *v, const outlooke
                                      .ceil_mode = true,
                                      .count_include_pad = true};
 
-    seer_tensor *val = seer_unfold(c, lin(c, x, &b->v), &win);              // [B, h, w, kk, C]
+    seer_tensor *val = lin(c, x, &b->v);                                    // [B, H, W, C]
     seer_tensor *avg = s > 1 ? seer_pool2d(c, x, &cell) : (seer_tensor *)x; // [B, h, w, C]
     if (!val || !avg) return NULL;
-    const int64_t h = val->shape[1], w = val->shape[2];
+    // the unfold's window counts (as for a convolution), which the pooled cells must match
+    const int64_t h = (H + 2 * cfg->out_padding - k) / s + 1,
+                  w = (W + 2 * cfg->out_padding - k) / s + 1;
     if (avg->shape[1] != h || avg->shape[2] != w) {
         seer_ctx_fail(
             c, SEER_STATUS_UNSUPPORTED,
@@ -471,17 +473,11 @@ static seer_tensor *outlook_attention(seer_ctx *c, const volo *v, const outlooke
             (long long)avg->shape[1], (long long)avg->shape[2]);
         return NULL;
     }
-    val = seer_reshape(c, val, 5, (int64_t[]){B, h * w, kk, heads, C / heads});
-    val = seer_permute(c, val, (const int[]){0, 1, 3, 2, 4}); // [B, hw, heads, kk, hd]
-    seer_tensor *attn = lin(c, avg, &b->attn);                // [B, h, w, heads*kk*kk]
-    attn = seer_reshape(c, attn, 5, (int64_t[]){B, h * w, heads, kk, kk});
+    seer_tensor *attn = lin(c, avg, &b->attn); // [B, h, w, heads*kk*kk]
+    attn = seer_reshape(c, attn, 6, (int64_t[]){B, h, w, heads, kk, kk});
     attn = seer_softmax(c, attn, scale, NULL); // over the kk value slots
-    seer_tensor *out =
-        seer_matmul(c, attn, val, false, false, 1.0f, NULL);       // [B, hw, heads, kk, hd]
-    out = seer_permute_copy(c, out, (const int[]){0, 1, 3, 2, 4}); // [B, hw, kk, heads, hd]
-    out = seer_reshape(c, out, 5, (int64_t[]){B, h, w, kk, C});
-    out = seer_fold(c, out, (int)H, (int)W, &win); // [B, H, W, C]
-    return lin(c, out, &b->proj);
+    // unfold, attend, fold in one op (no [B, h, w, kk, C] windows in memory)
+    return lin(c, seer_outlook_fold(c, val, attn, heads, &win), &b->proj); // [B, H, W, C]
 }
 
 // x: [B, N, C] -> [B, N, C]

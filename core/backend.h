@@ -93,6 +93,10 @@ typedef struct seer_backend {
     seer_status (*conv2d_fused)(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                 const seer_tensor *b, const seer_conv2d_params *p,
                                 const seer_tensor *residual, bool relu);
+    // v: [B, H, W, C], attn: [B, Ho, Wo, heads, kk, kk], y: [B, H, W, C], all contiguous and of
+    // one dtype; p normalized. See seer_outlook_fold.
+    seer_status (*outlook_fold)(seer_tensor *y, const seer_tensor *v, const seer_tensor *attn,
+                                int heads, const seer_unfold_params *p);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

@@ -206,6 +206,15 @@ seer_tensor *seer_unfold(seer_ctx *c, const seer_tensor *x, const seer_unfold_pa
 // padded positions dropped.
 seer_tensor *seer_fold(seer_ctx *c, const seer_tensor *x, int out_h, int out_w,
                        const seer_unfold_params *p);
+// VOLO's outlook attention after its softmax, in one pass: fold(attn @ unfold(v)) without the
+// [B, Ho, Wo, kk, C] windows in between. v: [B, H, W, C]; attn: [B, Ho, Wo, heads, kk, kk]
+// (kk = kh * kw; Ho x Wo the windows of p on H x W; row a weighs the window's kk value slots
+// for its output slot a); C a multiple of heads, d = C / heads. Out [B, H, W, C]:
+//   y[b, Y, X, n*d + e] = sum over windows w and slots a that land on (Y, X) of
+//                         sum_t attn[b, w, n, a, t] * v[b, pixel of slot t of w, n*d + e]
+// with zero values for slots outside the map.
+seer_tensor *seer_outlook_fold(seer_ctx *c, const seer_tensor *v, const seer_tensor *attn,
+                               int heads, const seer_unfold_params *p);
 
 // ---- attention -----------------------------------------------------------------------------
 // Scaled dot-product attention: softmax(scale * q k^T + bias) v.

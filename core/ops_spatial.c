@@ -1,5 +1,6 @@
-// Op fronts for NHWC spatial ops: pad2d, resize, unfold, fold. They check the 4-D (5-D for
-// fold's input) layout, compute output sizes and normalize parameters for the kernels.
+// Op fronts for NHWC spatial ops: pad2d, resize, unfold, fold, outlook_fold (VOLO's windowed
+// attention, an unfold-attend-fold). They check the 4-D (5-D for fold's input) layout, compute
+// output sizes and normalize parameters for the kernels.
 #include "core/ops_common.h"
 
 // Fails unless x is a 4-D float tensor [B, H, W, C].
@@ -147,4 +148,42 @@ seer_tensor *seer_fold(seer_ctx *c, const seer_tensor *x, int out_h, int out_w,
     seer_tensor *out = seer_ctx_tensor(c, x->dtype, 4, shape);
     if (!out) return NULL;
     return seer_op_finish(c, "fold", seer_op_backend(c)->fold(out, xc, &q), out);
+}
+
+seer_tensor *seer_outlook_fold(seer_ctx *c, const seer_tensor *v, const seer_tensor *attn,
+                               int heads, const seer_unfold_params *p) {
+    SEER_OP_BEGIN(c, "outlook_fold", v, attn);
+    seer_unfold_params q;
+    if (!check_nhwc(c, "outlook_fold", v) || !unfold_params(c, "outlook_fold", p, &q))
+        return NULL;
+    char bv[128], ba[128];
+    seer_tensor_shape_str(v, bv, sizeof bv);
+    seer_tensor_shape_str(attn, ba, sizeof ba);
+    const int64_t C = v->shape[3], kk = (int64_t)q.kernel_h * q.kernel_w;
+    if (heads < 1 || C % heads) {
+        seer_ctx_fail(c, SEER_STATUS_ARG, "outlook_fold: %lld channels of v %s do not split into "
+                      "%d heads", (long long)C, bv, heads);
+        return NULL;
+    }
+    // attn: [B, Ho, Wo, heads, kk, kk] with Ho, Wo the windows of the unfold params on H x W.
+    int64_t ho = windows(v->shape[1], q.kernel_h, q.stride_h, q.pad_h, q.dil_h);
+    int64_t wo = windows(v->shape[2], q.kernel_w, q.stride_w, q.pad_w, q.dil_w);
+    if (attn->dtype != v->dtype || attn->ndim != 6 || attn->shape[0] != v->shape[0] ||
+        attn->shape[1] != ho || attn->shape[2] != wo || attn->shape[3] != heads ||
+        attn->shape[4] != kk || attn->shape[5] != kk || ho < 1 || wo < 1) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "outlook_fold: expected attn [%lld, %lld, %lld, %d, %lld, %lld] of v's dtype "
+                      "for v %s and a %dx%d window (stride %dx%d, pad %dx%d), got %s",
+                      (long long)v->shape[0], (long long)ho, (long long)wo, heads, (long long)kk,
+                      (long long)kk, bv, q.kernel_h, q.kernel_w, q.stride_h, q.stride_w, q.pad_h,
+                      q.pad_w, ba);
+        return NULL;
+    }
+    const seer_tensor *vc = seer_op_contig(c, v);
+    const seer_tensor *ac = vc ? seer_op_contig(c, attn) : NULL;
+    if (!ac) return NULL;
+    seer_tensor *out = seer_ctx_tensor(c, v->dtype, 4, v->shape);
+    if (!out) return NULL;
+    return seer_op_finish(c, "outlook_fold",
+                          seer_op_backend(c)->outlook_fold(out, vc, ac, heads, &q), out);
 }

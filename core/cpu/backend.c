@@ -37,4 +37,5 @@ const seer_backend seer_cpu_backend = {
     .attention = seer_cpu_attention,
     .attention_gather = seer_cpu_attention_gather,
     .conv2d_fused = seer_cpu_conv2d_fused,
+    .outlook_fold = seer_cpu_outlook_fold,
 };

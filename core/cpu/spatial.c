@@ -1,5 +1,6 @@
 // CPU kernels for NHWC spatial ops: pad2d, resize (nearest/bilinear/bicubic, PyTorch
-// semantics), unfold and its adjoint fold. Inputs are contiguous F32.
+// semantics), unfold and its adjoint fold, and outlook_fold (attend over unfolded windows and
+// fold back in one pass). Inputs are contiguous F32.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,56 @@ seer_status seer_cpu_fold(seer_tensor *y, const seer_tensor *x, const seer_unfol
                     if (ox >= Wo) continue;
                     const float *src = xp + (((b * Ho + oy) * Wo + ox) * kk + i * kw + j) * C;
                     for (int64_t ch = 0; ch < C; ch++) out[ch] += src[ch];
+                }
+            }
+        }
+    }
+    return SEER_STATUS_OK;
+}
+
+// A gather over output pixels, as fold: each pixel sums, in window-slot order, the outputs of
+// the windows whose slot lands on it, each computed there from the window's value slots. Rows
+// of output pixels are independent (no races), and nothing of size [B, Ho, Wo, kk, C] is made.
+seer_status seer_cpu_outlook_fold(seer_tensor *y, const seer_tensor *v, const seer_tensor *attn,
+                                  int heads, const seer_unfold_params *p) {
+    SEER_TRY(need_f32("outlook_fold", v));
+    SEER_TRY(need_f32("outlook_fold", attn));
+    const int64_t B = v->shape[0], H = v->shape[1], W = v->shape[2], C = v->shape[3];
+    const int64_t Ho = attn->shape[1], Wo = attn->shape[2], d = C / heads;
+    const int kh = p->kernel_h, kw = p->kernel_w, kk = kh * kw;
+    const float *vp = v->data, *ap = attn->data;
+    float *yp = y->data;
+#pragma omp parallel for if (B * H * W * kk * kk * C > 65536)
+    for (int64_t r = 0; r < B * H; r++) {
+        const int64_t b = r / H, iy = r % H;
+        for (int64_t ix = 0; ix < W; ix++) {
+            float *out = yp + (r * W + ix) * C;
+            for (int64_t ch = 0; ch < C; ch++) out[ch] = 0;
+            for (int i = 0; i < kh; i++) {
+                // iy = oy * sh - ph + i * dh  =>  oy = (iy + ph - i * dh) / sh, if exact
+                int64_t ny = iy + p->pad_h - (int64_t)i * p->dil_h;
+                if (ny < 0 || ny % p->stride_h || ny / p->stride_h >= Ho) continue;
+                const int64_t oy = ny / p->stride_h;
+                for (int j = 0; j < kw; j++) {
+                    int64_t nx = ix + p->pad_w - (int64_t)j * p->dil_w;
+                    if (nx < 0 || nx % p->stride_w || nx / p->stride_w >= Wo) continue;
+                    const int64_t ox = nx / p->stride_w;
+                    // this pixel is output slot a of window (oy, ox)
+                    const int a = i * kw + j;
+                    const float *w = ap + ((b * Ho + oy) * Wo + ox) * heads * kk * kk + a * kk;
+                    for (int t = 0; t < kk; t++) {
+                        const int ti = t / kw, tj = t % kw;
+                        int64_t sy = oy * p->stride_h - p->pad_h + (int64_t)ti * p->dil_h;
+                        int64_t sx = ox * p->stride_w - p->pad_w + (int64_t)tj * p->dil_w;
+                        if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue; // a zero value
+                        const float *src = vp + ((b * H + sy) * W + sx) * C;
+                        for (int n = 0; n < heads; n++) {
+                            const float wt = w[(int64_t)n * kk * kk + t];
+                            const float *s = src + n * d;
+                            float *o = out + n * d;
+                            for (int64_t e = 0; e < d; e++) o[e] += wt * s[e];
+                        }
+                    }
                 }
             }
         }

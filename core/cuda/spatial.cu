@@ -154,6 +154,47 @@ __global__ void fold_kernel(T *y, const T *x, int64_t H, int64_t W, int64_t C, i
     }
 }
 
+// outlook_fold: v [B, H, W, C], attn [B, Ho, Wo, heads, kk, kk] -> y [B, H, W, C]. One thread
+// per output element, a gather like fold_kernel: for each window slot a landing on its pixel,
+// the window's output at slot a, sum_t attn[a, t] * v[slot t], for its channel, accumulated in
+// F32 in the CPU kernel's order. Neighbouring threads are neighbouring channels (coalesced v;
+// a head's attention weights are the same address across its channels).
+template <typename T>
+__global__ void outlook_fold_kernel(T *y, const T *v, const T *attn, int64_t H, int64_t W,
+                                    int64_t C, int64_t Ho, int64_t Wo, int heads, int64_t total,
+                                    window k) {
+    const int kk = k.kh * k.kw;
+    const int64_t d = C / heads;
+    SEER_CU_FOR(e, total) {
+        int64_t r = e / C, c = e - r * C;
+        int64_t ix = r % W;
+        r /= W;
+        int64_t iy = r % H, b = r / H;
+        const int64_t n = c / d;
+        float acc = 0.0f;
+        for (int i = 0; i < k.kh; i++) {
+            int64_t ny = iy + k.ph - (int64_t)i * k.dh;
+            if (ny < 0 || ny % k.sh || ny / k.sh >= Ho) continue;
+            const int64_t oy = ny / k.sh;
+            for (int j = 0; j < k.kw; j++) {
+                int64_t nx = ix + k.pw - (int64_t)j * k.dw;
+                if (nx < 0 || nx % k.sw || nx / k.sw >= Wo) continue;
+                const int64_t ox = nx / k.sw;
+                const T *w = attn + (((b * Ho + oy) * Wo + ox) * heads + n) * kk * kk +
+                             (int64_t)(i * k.kw + j) * kk;
+                for (int t = 0; t < kk; t++) {
+                    const int ti = t / k.kw, tj = t - ti * k.kw;
+                    int64_t sy = oy * k.sh - k.ph + (int64_t)ti * k.dh;
+                    int64_t sx = ox * k.sw - k.pw + (int64_t)tj * k.dw;
+                    if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+                    acc += seer_cu_f(w[t]) * seer_cu_f(v[((b * H + sy) * W + sx) * C + c]);
+                }
+            }
+        }
+        y[e] = seer_cu_store<T>(acc);
+    }
+}
+
 // Fails unless t is [B, H, W, C] with every size in int range (the kernels index rows as int).
 seer_status check_nhwc(const char *op, const char *what, const seer_tensor *t) {
     bool ok = t->ndim == 4;
@@ -243,6 +284,33 @@ seer_status seer_cuda_fold(seer_tensor *y, const seer_tensor *x, const seer_unfo
         fold_kernel<T><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
             (T *)y->data, (const T *)x->data, y->shape[1], y->shape[2], y->shape[3], x->shape[1],
             x->shape[2], total, k);
+        return SEER_CU(seer_cu_launched());
+    });
+}
+
+// v: [B, H, W, C], attn: [B, Ho, Wo, heads, kk, kk] -> y: [B, H, W, C].
+seer_status seer_cuda_outlook_fold(seer_tensor *y, const seer_tensor *v, const seer_tensor *attn,
+                                   int heads, const seer_unfold_params *p) {
+    SEER_TRY(check_nhwc("outlook_fold", "v", v));
+    SEER_TRY(check_nhwc("outlook_fold", "y", y));
+    SEER_TRY(seer_cu_need_contig("outlook_fold", "attn", attn));
+    SEER_TRY(seer_cu_need_dtype("outlook_fold", "y", y, v->dtype));
+    SEER_TRY(seer_cu_need_dtype("outlook_fold", "attn", attn, v->dtype));
+    window k = make_window(p);
+    const int64_t kk = (int64_t)k.kh * k.kw;
+    if (attn->ndim != 6 || attn->shape[3] != heads || attn->shape[4] != kk ||
+        attn->shape[5] != kk || heads < 1 || v->shape[3] % heads || k.sh < 1 || k.sw < 1 ||
+        k.dh < 1 || k.dw < 1)
+        return seer_fail(SEER_STATUS_SHAPE, "outlook_fold (cuda): attn is not [B, Ho, Wo, heads, "
+                                            "kk, kk] for the window, or the window is not "
+                                            "normalized");
+    int64_t total = seer_tensor_numel(y);
+    if (total == 0) return SEER_STATUS_OK;
+    return seer_cu_dispatch_float(v->dtype, "outlook_fold", [&](auto tag) -> seer_status {
+        using T = typename decltype(tag)::type;
+        outlook_fold_kernel<T><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (T *)y->data, (const T *)v->data, (const T *)attn->data, v->shape[1], v->shape[2],
+            v->shape[3], attn->shape[1], attn->shape[2], heads, total, k);
         return SEER_CU(seer_cu_launched());
     });
 }
