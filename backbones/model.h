@@ -14,6 +14,12 @@ extern "C" {
 typedef struct seer_model seer_model;
 typedef struct seer_loader seer_loader;
 
+// What a model's attention view shows (backbones/attention.c).
+typedef struct seer_attention_info {
+    const char *method; // "attention rollout", "sparse connectivity, last block", ...
+    bool uses_query;    // the map depends on a picked query patch (qx, qy >= 0)
+} seer_attention_info;
+
 typedef struct seer_arch {
     const char *name;        // registry name: "resnet56", "volo_d1_224", ...
     const char *family;      // "resnet_cifar", "volo", ...
@@ -28,6 +34,11 @@ typedef struct seer_arch {
     seer_tensor *(*forward)(seer_model *m, seer_ctx *c, const seer_tensor *x);
     // Optional: pooled penultimate features [B, F] (FID feature extractors use them).
     seer_tensor *(*features)(seer_model *m, seer_ctx *c, const seer_tensor *x);
+    // Optional: the attention view (see seer_model_attention). info may be called on any
+    // loaded model of the family and says false when this one has none (a VOLO without
+    // class attention).
+    bool (*attention_info)(const seer_model *m, seer_attention_info *out);
+    seer_tensor *(*attention)(seer_model *m, seer_ctx *c, const seer_tensor *x, float qx, float qy);
     void (*free_impl)(void *impl);
 } seer_arch;
 
@@ -58,6 +69,16 @@ void seer_model_free(seer_model *m);
 seer_tensor *seer_model_forward(seer_model *m, seer_ctx *c, const seer_tensor *x);
 seer_tensor *seer_model_features(seer_model *m, seer_ctx *c, const seer_tensor *x);
 
+// The attention view: where the model looks for x [B, H, W, 3]. Returns F32 [B, h, w] on the
+// context's device, >= 0, in the model's own units (rollout weights, fraction of kept keys,
+// mean |LKA|, ...; vision/attention.h normalises it for display) on the model's token grid.
+// qx, qy in [0, 1): a query point as fractions of the input's width and height, for the models
+// whose map depends on a query (info.uses_query); negative: none (the class token's view, or
+// the map over all queries). NULL with the context's error UNSUPPORTED for models without one.
+bool seer_model_attention_info(const seer_model *m, seer_attention_info *out);
+seer_tensor *seer_model_attention(seer_model *m, seer_ctx *c, const seer_tensor *x, float qx,
+                                  float qy);
+
 // ---- for model families: reading weights -----------------------------------------------------
 // A family whose config text names the head's class count (seer.config num_classes, as older
 // files and the golden fixtures do) reconciles it with m->num_classes: metadata
@@ -81,6 +102,9 @@ seer_tensor *seer_load_conv(seer_loader *l, seer_model *m, const char *name, int
 seer_status seer_load_conv_bn(seer_loader *l, seer_model *m, const char *conv, const char *bn,
                               int64_t c_out, int64_t c_in_per_group, int64_t kh, int64_t kw,
                               float eps, seer_tensor **w, seer_tensor **b);
+// The attention view's query point (fractions of the input, see seer_model_attention) as a cell
+// of a gh x gw token grid, row-major; -1 when there is none (qx or qy negative).
+int seer_attention_query_cell(float qx, float qy, int gh, int gw);
 // A "%s.%s"-style name in a buffer owned by the loader (valid until the load ends).
 const char *seer_loader_name(seer_loader *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -347,13 +347,15 @@ static seer_tensor *depthwise(seer_ctx *c, const seer_tensor *x, const seer_tens
     return seer_conv2d(c, x, w, b, &p);
 }
 
-// x: [B, H, W, C] -> [B, H, W, C]
-static seer_tensor *block_fwd(seer_ctx *c, seer_tensor *x, const van_block *b, const van_stage *s) {
+// x: [B, H, W, C] -> [B, H, W, C]. lka_out (may be NULL): the LKA attention map [B, H, W, C].
+static seer_tensor *block_fwd(seer_ctx *c, seer_tensor *x, const van_block *b, const van_stage *s,
+                              seer_tensor **lka_out) {
     // attention: x + ls1 * (proj_2(LKA(GELU(proj_1(norm1(x))))) + norm1(x))
     seer_tensor *u = seer_gelu(c, seer_linear(c, x, b->proj_1_w, b->proj_1_b)); // norm1 folded
     seer_tensor *attn = depthwise(c, u, b->conv0_w, b->conv0_b, dw5);           // 5x5
     attn = depthwise(c, attn, b->spatial_w, b->spatial_b, dw7_dil3);            // 7x7, dilation 3
     attn = seer_linear(c, attn, b->conv1_w, b->conv1_b);                        // 1x1
+    if (lka_out) *lka_out = attn;
     seer_tensor *a = seer_linear(c, seer_mul(c, u, attn), b->proj_2_w, b->proj_2_b); // ls1 * proj_2
     x = seer_add(c, seer_batch_norm(c, x, s->zeros, s->ones, b->res_scale, b->res_bias, 0.0f), a);
 
@@ -363,14 +365,16 @@ static seer_tensor *block_fwd(seer_ctx *c, seer_tensor *x, const van_block *b, c
     return seer_add(c, x, seer_linear(c, h, b->fc2_w, b->fc2_b)); // ls2 * fc2
 }
 
-// x: [B, H, W, C_in] -> [B, ceil(H / stride), ceil(W / stride), C]
-static seer_tensor *stage_fwd(seer_ctx *c, const seer_tensor *in, const van_stage *s) {
+// x: [B, H, W, C_in] -> [B, ceil(H / stride), ceil(W / stride), C]; lka_out (may be NULL): the
+// last block's LKA attention map.
+static seer_tensor *stage_fwd(seer_ctx *c, const seer_tensor *in, const van_stage *s,
+                              seer_tensor **lka_out) {
     int pad = s->kernel / 2;
     seer_conv2d_params p = {
         .stride_h = s->stride, .stride_w = s->stride, .pad_h = pad, .pad_w = pad};
     seer_tensor *x = seer_conv2d(c, in, s->embed_w, s->embed_b, &p); // patch embedding, BN folded
     for (int j = 0; j < s->depth; j++)
-        x = block_fwd(c, x, &s->blocks[j], s);
+        x = block_fwd(c, x, &s->blocks[j], s, j == s->depth - 1 ? lka_out : NULL);
     return seer_layer_norm(c, x, s->norm_w, s->norm_b, LN_EPS); // over channels, per token
 }
 
@@ -378,8 +382,9 @@ static bool is_van(const seer_model *m) {
     return m && m->arch && strcmp(m->arch->family, "van") == 0;
 }
 
-seer_tensor *seer_van_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
-                             seer_tensor *out[4]) {
+// The stages, recording each stage's last LKA map into lka[] when it is not NULL.
+static seer_tensor *run_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
+                               seer_tensor *out[4], seer_tensor *lka[4]) {
     for (int i = 0; i < N_STAGES; i++)
         out[i] = NULL;
     if (!is_van(m)) {
@@ -396,8 +401,36 @@ seer_tensor *seer_van_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
     }
     const van *v = m->impl;
     for (int i = 0; i < N_STAGES; i++)
-        out[i] = stage_fwd(c, i ? out[i - 1] : x, &v->stages[i]);
+        out[i] = stage_fwd(c, i ? out[i - 1] : x, &v->stages[i], lka ? &lka[i] : NULL);
     return out[3]; // [B, H / 32, W / 32, C_4]
+}
+
+seer_tensor *seer_van_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
+                             seer_tensor *out[4]) {
+    return run_stages(m, c, x, out, NULL);
+}
+
+// The attention view: LKA's attention map attn = conv1(conv_spatial(conv0(u))), the weights that
+// multiply u, as the channel mean of |attn| in the last block of the deepest stage whose map is
+// at least MIN_VIEW_SIDE tokens on its shorter side (the first stage when none is): stage 4 of a
+// 224 preset (7x7), stage 2 of the 32x32 CIFAR model (8x8; its stage 4 is 2x2). F32 [B, h, w].
+#define MIN_VIEW_SIDE 7
+static seer_tensor *van_attention(seer_model *m, seer_ctx *c, const seer_tensor *x, float qx,
+                                  float qy) {
+    (void)qx, (void)qy;
+    seer_tensor *out[N_STAGES], *lka[N_STAGES] = {0};
+    if (!run_stages(m, c, x, out, lka)) return NULL;
+    int s = N_STAGES - 1;
+    while (s > 0 && (lka[s]->shape[1] < MIN_VIEW_SIDE || lka[s]->shape[2] < MIN_VIEW_SIDE))
+        s--;
+    seer_tensor *a = seer_unary(c, lka[s], SEER_UNARY_ABS, 0.0f, 0.0f);
+    return seer_to(c, seer_reduce(c, a, 3, SEER_REDUCE_MEAN), SEER_F32); // [B, h, w]
+}
+
+static bool van_attention_info(const seer_model *m, seer_attention_info *out) {
+    (void)m;
+    *out = (seer_attention_info){.method = "LKA response (mean |attention| over channels)"};
+    return true;
 }
 
 // Mean of the last stage's tokens: [B, C_4].
@@ -422,7 +455,8 @@ static seer_tensor *van_forward(seer_model *m, seer_ctx *c, const seer_tensor *x
         .name = "van_" #n, .family = "van", .num_classes = 1000, .img_size = 224,                  \
         .preprocess = "van", .labels = "imagenet",                                                 \
         .config = &(const van_config){{d0, d1, d2, d3}, {n0, n1, n2, n3}, {8, 8, 4, 4}, 7, 4},     \
-        .load = van_load, .forward = van_forward, .features = van_features, .free_impl = van_free  \
+        .load = van_load, .forward = van_forward, .features = van_features,                        \
+        .attention_info = van_attention_info, .attention = van_attention, .free_impl = van_free    \
     }
 
 const seer_arch seer_van_archs[] = {

@@ -210,23 +210,24 @@ seer_tensor *vit_merge_heads(seer_ctx *c, const seer_tensor *x) {
 
 // Multi-head softmax attention (timm Attention): x [B, L, C] -> [B, L, C].
 static seer_tensor *dense_attention(seer_ctx *c, const vit *net, const vit_block *b,
-                                    const seer_tensor *x) {
+                                    const seer_tensor *x, seer_tensor **probs_out) {
     const float scale = (float)pow(net->cfg.embed_dim / net->cfg.num_heads, -0.5);
     seer_tensor *q, *k, *v;
     seer_tensor *qkv = seer_linear(c, x, b->qkv_w, b->qkv_b); // [B, L, 3C]
     if (vit_qkv_heads(c, net, qkv, &q, &k, &v) != SEER_STATUS_OK) return NULL;
+    if (probs_out) *probs_out = vit_head_mean_probs(c, q, k, NULL, scale);
     seer_tensor *o = seer_attention(c, q, k, v, NULL, scale); // [B, H, L, D]
     return seer_linear(c, vit_merge_heads(c, o), b->proj_w, b->proj_b);
 }
 
 static seer_tensor *block_forward(seer_ctx *c, const vit *net, const vit_block *b, seer_tensor *x,
-                                  seer_tensor **mask_out) {
+                                  seer_tensor **mask_out, seer_tensor **probs_out) {
     // x: [B, L, C]
     seer_tensor *h = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, LN_EPS);
     seer_tensor *a = b->attn == VIT_ATTN_SPARSIFINER
-                         ? vit_sparsifiner_attention(c, net, b, h, mask_out)
-                     : b->attn == VIT_ATTN_AGENT ? vit_agent_block_attention(c, net, b, h)
-                                                 : dense_attention(c, net, b, h);
+                         ? vit_sparsifiner_attention(c, net, b, h, mask_out, probs_out)
+                     : b->attn == VIT_ATTN_AGENT ? vit_agent_block_attention(c, net, b, h, probs_out)
+                                                 : dense_attention(c, net, b, h, probs_out);
     x = seer_add(c, x, a);
     h = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, LN_EPS);
     h = seer_gelu(c, seer_linear(c, h, b->fc1_w, b->fc1_b)); // [B, L, hidden]
@@ -249,9 +250,7 @@ static seer_tensor *token_linear(seer_ctx *c, const seer_tensor *x, int i, const
     return y ? seer_reshape(c, y, 2, (int64_t[]){y->shape[0], y->shape[2]}) : NULL;
 }
 
-// Normalized tokens [B, L, C] after the last block; masks as seer_sparsifiner_forward_masks.
-static seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, seer_tensor **masks,
-                              int n_masks) {
+seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, const vit_record *rec) {
     const vit *net = m->impl;
     const vit_config *g = &net->cfg;
     if (!x) return NULL;
@@ -275,7 +274,9 @@ static seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, 
     parts[np++] = t;
     t = seer_add(c, seer_concat(c, parts, np, 1), net->pos_embed); // [B, L, C]
     for (int i = 0; i < g->depth; i++)
-        t = block_forward(c, net, &net->blocks[i], t, i < n_masks ? &masks[i] : NULL);
+        t = block_forward(c, net, &net->blocks[i], t,
+                          rec && rec->masks && i < rec->n_masks ? &rec->masks[i] : NULL,
+                          rec && rec->probs ? &rec->probs[i] : NULL);
     return seer_layer_norm(c, t, net->norm_w, net->norm_b, LN_EPS);
 }
 
@@ -288,13 +289,13 @@ static seer_tensor *vit_head(seer_ctx *c, const vit *net, const seer_tensor *t) 
 }
 
 static seer_tensor *vit_forward(seer_model *m, seer_ctx *c, const seer_tensor *x) {
-    return vit_head(c, m->impl, vit_trunk(m, c, x, NULL, 0));
+    return vit_head(c, m->impl, vit_trunk(m, c, x, NULL));
 }
 
 // Pre-logits: the class token (distilled: mean of class and distillation tokens). [B, C]
 static seer_tensor *vit_features(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     const vit *net = m->impl;
-    seer_tensor *t = vit_trunk(m, c, x, NULL, 0);
+    seer_tensor *t = vit_trunk(m, c, x, NULL);
     if (!t) return NULL;
     const int64_t B = t->shape[0], C = t->shape[2];
     seer_tensor *f = seer_contiguous(c, seer_narrow(c, t, 1, 0, 1));
@@ -312,7 +313,8 @@ seer_tensor *seer_sparsifiner_forward_masks(seer_model *m, seer_ctx *c, const se
     }
     for (int i = 0; i < n_masks; i++)
         masks[i] = NULL;
-    return vit_head(c, m->impl, vit_trunk(m, c, x, masks, n_masks));
+    const vit_record rec = {.masks = masks, .n_masks = n_masks};
+    return vit_head(c, m->impl, vit_trunk(m, c, x, &rec));
 }
 
 // ---- presets ---------------------------------------------------------------------------------
@@ -360,7 +362,8 @@ static const vit_config agent_tiny = AGENT(224, 192, 3, 49, 12),
     {                                                                                              \
         .name = n, .family = "vit", .num_classes = 1000, .img_size = size, .preprocess = pre,      \
         .labels = "imagenet", .config = &cfg, .load = vit_load, .forward = vit_forward,            \
-        .features = vit_features, .free_impl = vit_free                                            \
+        .features = vit_features, .attention_info = vit_attention_info,                            \
+        .attention = vit_attention, .free_impl = vit_free                                          \
     }
 
 // DeiT is evaluated as the official DeiT repository does (Resize(int(224 / 0.875)) + crop 224);

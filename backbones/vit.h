@@ -88,16 +88,35 @@ typedef struct vit {
     seer_tensor *norm_w, *norm_b, *head_w, *head_b, *head_dist_w, *head_dist_b;
 } vit;
 
+// What a forward pass records for the attention view (vit_attention.c); NULL arrays are not
+// recorded, so the plain forward pass computes nothing extra.
+typedef struct vit_record {
+    seer_tensor **masks; // [n_masks]: Sparsifiner block i's 0/1 connectivity [B, H, L, L], F32
+    int n_masks;
+    seer_tensor **probs; // [depth]: block i's attention probabilities, mean of the heads,
+                         // F32 [B, L, L] (agent blocks: the effective queries->agents->keys)
+} vit_record;
+
+// Normalized tokens [B, L, C] after the last block, recording what rec asks for (may be NULL).
+seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, const vit_record *rec);
+// softmax(scale * q k^T + bias) averaged over the heads: q, k [B, H, L, D] -> F32 [B, L, L].
+seer_tensor *vit_head_mean_probs(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                                 const seer_tensor *bias, float scale);
+bool vit_attention_info(const seer_model *m, seer_attention_info *out);
+seer_tensor *vit_attention(seer_model *m, seer_ctx *c, const seer_tensor *x, float qx, float qy);
+
 // Block attention variants. x: [B, L, C] (after norm1) -> [B, L, C] (after proj).
-// mask_out (may be NULL) receives the Sparsifiner block's 0/1 connectivity [B, H, L, L].
+// mask_out (may be NULL) receives the Sparsifiner block's 0/1 connectivity [B, H, L, L];
+// probs_out (may be NULL) the block's head-mean attention probabilities (vit_record).
 seer_status vit_sparsifiner_load(seer_loader *l, seer_model *m, const vit *net, vit_block *b,
                                  const char *prefix);
 seer_tensor *vit_sparsifiner_attention(seer_ctx *c, const vit *net, const vit_block *b,
-                                       const seer_tensor *x, seer_tensor **mask_out);
+                                       const seer_tensor *x, seer_tensor **mask_out,
+                                       seer_tensor **probs_out);
 seer_status vit_agent_load(seer_loader *l, seer_model *m, const vit *net, vit_block *b,
                            const char *prefix, int agent_num);
 seer_tensor *vit_agent_block_attention(seer_ctx *c, const vit *net, const vit_block *b,
-                                       const seer_tensor *x);
+                                       const seer_tensor *x, seer_tensor **probs_out);
 // qkv: [B, L, 3C] (the qkv Linear's output) -> q, k, v: [B, H, L, D] each, contiguous.
 seer_status vit_qkv_heads(seer_ctx *c, const vit *net, const seer_tensor *qkv, seer_tensor **q,
                           seer_tensor **k, seer_tensor **v);

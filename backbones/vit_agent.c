@@ -125,8 +125,22 @@ static seer_tensor *patch_grid(seer_ctx *c, const vit *net, const seer_tensor *q
     return seer_reshape(c, seer_contiguous(c, t), 4, (int64_t[]){B, W, W, C});
 }
 
+// The attention the block applies to v, queries -> agents -> keys, for the attention view:
+// softmax(scale q agents^T + bias2) softmax(scale agents k^T + bias1), per head, then the mean
+// of the heads: F32 [B, L, L]. Rows sum to 1. The depthwise-conv term on v is left out: it
+// mixes values of neighbouring patches, with weights no softmax normalises.
+static seer_tensor *effective_probs(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                                    const seer_tensor *agents, const vit_block *b, float scale) {
+    seer_tensor *to_agents = seer_softmax(
+        c, seer_matmul(c, q, agents, false, true, scale, NULL), 1.0f, b->agent_bias2); // [B,H,L,A]
+    seer_tensor *to_keys = seer_softmax(
+        c, seer_matmul(c, agents, k, false, true, scale, NULL), 1.0f, b->agent_bias1); // [B,H,A,L]
+    seer_tensor *p = seer_matmul(c, to_agents, to_keys, false, false, 1.0f, NULL);    // [B,H,L,L]
+    return seer_to(c, seer_reduce(c, p, 1, SEER_REDUCE_MEAN), SEER_F32);
+}
+
 seer_tensor *vit_agent_block_attention(seer_ctx *c, const vit *net, const vit_block *b,
-                                       const seer_tensor *x) {
+                                       const seer_tensor *x, seer_tensor **probs_out) {
     const int64_t C = net->cfg.embed_dim, H = net->cfg.num_heads, D = C / H;
     const int64_t A = (int64_t)b->agent_pool * b->agent_pool;
     const float scale = (float)pow((double)D, -0.5);
@@ -141,6 +155,7 @@ seer_tensor *vit_agent_block_attention(seer_ctx *c, const vit *net, const vit_bl
     agents = seer_reshape(c, agents, 4, (int64_t[]){B, A, H, D});
     agents = seer_permute_copy(c, agents, (int[]){0, 2, 1, 3});
 
+    if (probs_out) *probs_out = effective_probs(c, q, k, agents, b, scale);
     seer_tensor *o =
         seer_agent_attention(c, q, k, v, agents, b->agent_bias1, b->agent_bias2, scale);
     o = vit_merge_heads(c, o); // [B, L, C]

@@ -147,16 +147,18 @@ static seer_tensor *gathered_attention(seer_ctx *c, const seer_tensor *q, const 
 }
 
 seer_tensor *vit_sparsifiner_attention(seer_ctx *c, const vit *net, const vit_block *b,
-                                       const seer_tensor *x, seer_tensor **mask_out) {
+                                       const seer_tensor *x, seer_tensor **mask_out,
+                                       seer_tensor **probs_out) {
     const float scale = (float)pow(net->cfg.embed_dim / net->cfg.num_heads, -0.5);
     seer_tensor *q, *k, *v, *o;
     seer_tensor *qkv = seer_linear(c, x, b->qkv_w, b->qkv_b); // [B, L, 3C]
     if (vit_qkv_heads(c, net, qkv, &q, &k, &v) != SEER_STATUS_OK) return NULL;
     seer_tensor *keep = connectivity(c, net, b, q, k); // [B, H, L-1, budget]
     seer_tensor *bias = NULL;
-    if (!net->cfg.sparse_gather || mask_out)
+    if (!net->cfg.sparse_gather || mask_out || probs_out)
         bias = connectivity_bias(c, keep, q->dtype); // [B, H, L, L]
     if (mask_out) *mask_out = seer_to(c, seer_unary(c, bias, SEER_UNARY_EXP, 0, 0), SEER_F32);
+    if (probs_out) *probs_out = vit_head_mean_probs(c, q, k, bias, scale);
     if (net->cfg.sparse_gather)
         o = gathered_attention(c, q, k, v, keep, scale);
     else

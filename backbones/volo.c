@@ -492,13 +492,22 @@ static seer_tensor *self_attention(seer_ctx *c, const transformer *b, const seer
     return lin(c, merge_heads(c, o), &b->proj);
 }
 
-// Class attention (CaiT): the class token queries all tokens. x: [B, 1 + N, C] -> [B, 1, C]
+// Class attention (CaiT): the class token queries all tokens. x: [B, 1 + N, C] -> [B, 1, C].
+// probs_out (may be NULL): the class token's attention over the tokens, mean of the heads, F32
+// [B, 1 + N].
 static seer_tensor *class_attention(seer_ctx *c, const class_block *b, const seer_tensor *x,
-                                    int heads) {
+                                    int heads, seer_tensor **probs_out) {
     seer_tensor *kv = lin(c, x, &b->kv);                        // [B, 1 + N, 2C]
     seer_tensor *q = lin(c, seer_narrow(c, x, 1, 0, 1), &b->q); // [B, 1, C]
     if (!kv || !q) return NULL;
     float scale = 1.0f / sqrtf((float)(x->shape[2] / heads));
+    if (probs_out) {
+        seer_tensor *p = seer_matmul(c, head_view(c, q, 0, 1, heads), head_view(c, kv, 0, 2, heads),
+                                     false, true, scale, NULL); // [B, heads, 1, 1 + N]
+        p = seer_reduce(c, seer_softmax(c, p, 1.0f, NULL), 1, SEER_REDUCE_MEAN);
+        *probs_out = seer_to(c, seer_reshape(c, p, 2, (int64_t[]){x->shape[0], x->shape[1]}),
+                             SEER_F32);
+    }
     seer_tensor *o =
         seer_attention(c, head_view(c, q, 0, 1, heads), head_view(c, kv, 0, 2, heads),
                        head_view(c, kv, 1, 2, heads), NULL, scale); // [B, heads, 1, hd]
@@ -547,8 +556,9 @@ static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_
 }
 
 // The class-attention post network and the final norm: [B, N, C] -> [B, 1 + N, C] (no class
-// token without post layers: [B, N, C]).
-static seer_tensor *forward_cls(const volo *v, seer_ctx *c, seer_tensor *t) {
+// token without post layers: [B, N, C]). cls_attn (may be NULL): the last class-attention
+// block's attention of the class token, as class_attention's probs_out.
+static seer_tensor *forward_cls(const volo *v, seer_ctx *c, seer_tensor *t, seer_tensor **cls_attn) {
     const volo_config *cfg = &v->cfg;
     if (!t) return NULL;
     const int64_t B = t->shape[0], N = t->shape[1], C = t->shape[2];
@@ -561,7 +571,8 @@ static seer_tensor *forward_cls(const volo *v, seer_ctx *c, seer_tensor *t) {
         for (int i = 0; i < cfg->post_layers; i++) {
             const class_block *b = &v->post[i];
             seer_tensor *cls = seer_narrow(c, t, 1, 0, 1); // only the class token changes
-            cls = seer_add(c, cls, class_attention(c, b, ln(c, t, &b->norm1), heads));
+            seer_tensor **rec = i == cfg->post_layers - 1 ? cls_attn : NULL;
+            cls = seer_add(c, cls, class_attention(c, b, ln(c, t, &b->norm1), heads, rec));
             cls = seer_add(c, cls, mlp(c, ln(c, cls, &b->norm2), &b->fc1, &b->fc2));
             const seer_tensor *next[2] = {cls, seer_narrow(c, t, 1, 1, N)};
             if (!cls || !next[1]) return NULL;
@@ -580,12 +591,12 @@ static seer_tensor *pool_tokens(const volo *v, seer_ctx *c, const seer_tensor *t
 
 static seer_tensor *volo_features(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     const volo *v = m->impl;
-    return pool_tokens(v, c, forward_cls(v, c, forward_tokens(m, c, x, false)));
+    return pool_tokens(v, c, forward_cls(v, c, forward_tokens(m, c, x, false), NULL));
 }
 
 static seer_tensor *volo_forward(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     const volo *v = m->impl;
-    seer_tensor *t = forward_cls(v, c, forward_tokens(m, c, x, false)); // [B, 1 + N, C]
+    seer_tensor *t = forward_cls(v, c, forward_tokens(m, c, x, false), NULL); // [B, 1 + N, C]
     seer_tensor *logits = lin(c, pool_tokens(v, c, t), &v->head);       // [B, classes]
     if (!v->cfg.use_aux_head || !t) return logits;
     // Token labeling at eval: the best-scoring token per class adds half its score.
@@ -595,6 +606,26 @@ static seer_tensor *volo_forward(seer_model *m, seer_ctx *c, const seer_tensor *
 }
 
 // For tests and debugging: the output of the outlooker stage (network.0), [B, H/p, W/p, C0].
+// The attention view: the last class-attention block's weights of the class token over the
+// patch tokens (mean of the heads), on the token grid: F32 [B, g, g]. Models without class
+// attention (global_pool "avg", no post layers) have none.
+static bool volo_attention_info(const seer_model *m, seer_attention_info *out) {
+    const volo *v = m->impl;
+    *out = (seer_attention_info){.method = "class attention, last block"};
+    return v->cfg.post_layers > 0;
+}
+
+static seer_tensor *volo_attention(seer_model *m, seer_ctx *c, const seer_tensor *x, float qx,
+                                   float qy) {
+    (void)qx, (void)qy;
+    const volo *v = m->impl;
+    seer_tensor *p = NULL; // [B, 1 + N]
+    if (!forward_cls(v, c, forward_tokens(m, c, x, false), &p) || !p) return NULL;
+    const int64_t B = p->shape[0], gh = v->pos_embed->shape[1], gw = v->pos_embed->shape[2];
+    return seer_reshape(c, seer_contiguous(c, seer_narrow(c, p, 1, 1, gh * gw)), 3,
+                        (int64_t[]){B, gh, gw});
+}
+
 seer_tensor *seer_volo_outlooker_output(seer_model *m, seer_ctx *c, const seer_tensor *x);
 seer_tensor *seer_volo_outlooker_output(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     if (strcmp(m->arch->family, "volo")) {
@@ -640,7 +671,7 @@ static const volo_config volo_cifar = {.n_stages = 2,
         .name = nm, .family = "volo", .num_classes = 1000, .img_size = size,                       \
         .preprocess = "imagenet_timm,crop_pct=" crop ",size=" #size, .labels = "imagenet",         \
         .config = &cfg, .load = volo_load, .forward = volo_forward, .features = volo_features,     \
-        .free_impl = volo_free                                                                     \
+        .attention_info = volo_attention_info, .attention = volo_attention, .free_impl = volo_free \
     }
 
 const seer_arch seer_volo_archs[] = {
@@ -665,6 +696,8 @@ const seer_arch seer_volo_archs[] = {
      .load = volo_load,
      .forward = volo_forward,
      .features = volo_features,
+     .attention_info = volo_attention_info,
+     .attention = volo_attention,
      .free_impl = volo_free},
 };
 const int seer_volo_arch_count = sizeof seer_volo_archs / sizeof *seer_volo_archs;

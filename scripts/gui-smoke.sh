@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end run of the desktop app without a screen: seer-gui --script drives it through
-# Classify (golden ResNet-8, CIFAR-10 labels, random weights), a file that is not an image,
+# Classify (golden ResNet-8, CIFAR-10 labels, random weights; then the shipped Agent-DeiT with
+# its attention view, and a click on a patch that picks the view's query), a file that is not an image,
 # Segment, and Generate (the tiny ENAT + VQGAN golden pair, when present), writing screenshots
 # and generated PNGs that are then checked: the screenshots must not be blank, the PNGs must
 # carry their settings, and each saved PNG must equal, pixel for pixel, what `seer generate`
@@ -53,6 +54,28 @@ wait
 expect classified
 attention on
 screenshot $out/classify_next.png
+EOF
+if [[ -f assets/models/agent_cifar.safetensors ]]; then
+  attn=yes
+  # the image is drawn at x 172..734, y 144..706 in a 1280x800 window: (300, 600) is a patch
+  # in its lower left
+  cat >> "$out/smoke.script" <<EOF
+model assets/models/agent_cifar.safetensors
+wait
+expect attention
+screenshot $out/attention.png
+click 300 600
+wait
+expect attention
+stats
+screenshot $out/attention_query.png
+attention off
+EOF
+else
+  attn=""
+  echo "gui-smoke: no shipped agent_cifar model; the attention view is not checked"
+fi
+cat >> "$out/smoke.script" <<EOF
 open $out/broken.jpg
 wait
 expect error
@@ -89,7 +112,7 @@ run=(env SDL_VIDEODRIVER=offscreen)
 
 # Screenshots: present, the window's size, and not blank (pixel variance well above a flat
 # colour's). Generated PNGs: their settings in text chunks. Standard-library Python only.
-python3 - "$out" "$gen" "$build/seer" <<'EOF'
+python3 - "$out" "$gen" "$build/seer" "$attn" <<'EOF'
 import os, struct, subprocess, sys, zlib
 
 def read_png(path):
@@ -124,8 +147,8 @@ def read_png(path):
         prev = line
     return w, h, bpp, rows, text
 
-out, gen, seer = sys.argv[1], sys.argv[2], sys.argv[3]
-for name in ['classify', 'classify_next', 'error', 'segment', 'generate']:
+out, gen, seer, attn = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+for name in ['classify', 'classify_next', 'error', 'segment', 'generate'] + (['attention', 'attention_query'] if attn else []):
     w, h, bpp, rows, _ = read_png(os.path.join(out, name + '.png'))
     assert (w, h) == (1280, 800), f'{name}.png is {w}x{h}, expected 1280x800'
     lum = [sum(r[x:x + 3]) / 3 for r in rows[::4] for x in range(0, w * bpp, 4 * bpp)]
@@ -133,6 +156,17 @@ for name in ['classify', 'classify_next', 'error', 'segment', 'generate']:
     var = sum((v - mean) ** 2 for v in lum) / len(lum)
     assert var > 50, f'{name}.png looks blank (luminance variance {var:.1f})'
     print(f'gui-smoke: {name}.png {w}x{h}, luminance variance {var:.0f}')
+if attn:
+    # The overlay changes the image's pixels (x 172..734, y 144..706), and the picked query
+    # changes the overlay.
+    def image_area(name):
+        w, h, bpp, rows, _ = read_png(os.path.join(out, name + '.png'))
+        return [bytes(r[180 * bpp:720 * bpp]) for r in rows[190:700]]
+    plain, over, query = image_area('classify_next'), image_area('attention'), image_area('attention_query')
+    for a, b, what in [(plain, over, 'the attention overlay'), (over, query, 'the picked query')]:
+        changed = sum(x != y for ra, rb in zip(a, b) for x, y in zip(ra, rb)) / sum(len(r) for r in a)
+        assert changed > 0.05, f'{what} changed only {changed:.1%} of the image bytes'
+        print(f'gui-smoke: {what} changed {changed:.0%} of the image bytes')
 if gen:
     saved = sorted(os.listdir(os.path.join(out, 'saved')))
     assert len(saved) == 2, f'expected the 2 selected images saved, got {saved}'

@@ -507,3 +507,67 @@ Test(gui_state, model_lists_do_not_repeat_a_file) {
     cr_assert_eq(gui_model_list_add(&s.classifiers, "a again", "/m/a.safetensors", NULL), 0);
     cr_assert_eq(s.classifiers.count, 2);
 }
+
+// The attention view: turning it on after a classification asks for the map; the map moves
+// into the state; a picked query asks again, with the query; models without a view ask for
+// nothing.
+Test(gui_state, attention_view_asks_for_the_map_and_its_query) {
+    add_model("agent");
+    set_files(1);
+    gui_state_select_model(&s, 0);
+    gui_job j;
+    cr_assert(gui_state_take_job(&s, &j));
+    gui_job_result l = {.kind = GUI_JOB_LOAD_MODEL, .id = j.id, .status = SEER_STATUS_OK, .has_attention = true};
+    gui_state_job_done(&s, &l);
+    cr_assert(gui_state_take_job(&s, &j));
+    cr_assert_eq(j.kind, GUI_JOB_CLASSIFY);
+    cr_assert(!j.attention, "the view is off");
+    gui_job_result r = {.kind = GUI_JOB_CLASSIFY, .id = j.id, .status = SEER_STATUS_OK, .classified = true, .k = 1};
+    gui_state_job_done(&s, &r);
+    cr_assert(gui_state_idle(&s));
+
+    gui_state_attention_query(&s, 0.5f, 0.5f);
+    cr_assert(gui_state_idle(&s), "no query while the view is off");
+    gui_state_set_attention(&s, true);
+    cr_assert(gui_state_take_job(&s, &j));
+    cr_assert(j.attention);
+    cr_assert_lt(j.attn_qx, 0, "no query picked yet");
+    float *map = malloc(4 * sizeof *map);
+    for (int i = 0; i < 4; i++) map[i] = (float)i / 3;
+    gui_job_result m = {.kind = GUI_JOB_CLASSIFY, .id = j.id, .status = SEER_STATUS_OK, .classified = true, .k = 1,
+                        .attn = map, .attn_h = 2, .attn_w = 2, .attn_uses_query = true};
+    snprintf(m.attn_method, sizeof m.attn_method, "attention rollout");
+    int v = s.attn_version;
+    gui_state_job_done(&s, &m);
+    cr_assert_eq(s.attn, map, "the state took the map");
+    cr_assert_null(m.attn);
+    cr_assert_gt(s.attn_version, v);
+    cr_assert_str_eq(s.attn_method, "attention rollout");
+    cr_assert(gui_state_idle(&s), "a map is there: nothing more to do");
+
+    gui_state_attention_query(&s, 0.25f, 0.75f);
+    cr_assert(gui_state_take_job(&s, &j));
+    cr_assert(j.attention);
+    cr_assert_float_eq(j.attn_qx, 0.25f, 1e-7);
+    cr_assert_float_eq(j.attn_qy, 0.75f, 1e-7);
+    gui_job_result n = {.kind = GUI_JOB_CLASSIFY, .id = j.id, .status = SEER_STATUS_OK, .classified = true};
+    gui_state_job_done(&s, &n);
+    cr_assert_null(s.attn, "a result without a map clears the old one");
+}
+
+Test(gui_state, attention_view_of_a_model_without_one_asks_nothing) {
+    add_model("resnet8");
+    set_files(1);
+    gui_state_select_model(&s, 0);
+    gui_job j;
+    cr_assert(gui_state_take_job(&s, &j));
+    finish_ok();  // has_attention false
+    cr_assert(gui_state_take_job(&s, &j));
+    gui_job_result r = {.kind = GUI_JOB_CLASSIFY, .id = j.id, .status = SEER_STATUS_OK, .classified = true};
+    gui_state_job_done(&s, &r);
+    gui_state_set_attention(&s, true);
+    cr_assert(s.attention_on);
+    cr_assert(gui_state_idle(&s));
+    gui_state_attention_query(&s, 0.5f, 0.5f);
+    cr_assert(gui_state_idle(&s));
+}

@@ -11,10 +11,11 @@
 //   save DIR                  screenshot PATH         size W H (window coordinates)
 //   key KEY                   e.g. key right, key ctrl+s, key space, key escape
 //   click X Y | hover X Y [WHEEL] | drop PATH   the mouse and drag-and-drop (window coordinates)
-//   type TEXT                 into the focused field     attention on|off
+//   type TEXT                 into the focused field
+//   attention on|off | attention at FX FY   the attention view; its query point (fractions)
 //   wait [SECONDS]            until nothing runs or waits (default limit 300 s)
 //   wait step N [SECONDS]     until a generation has shown step N
-//   expect classified|error|no-error|results N|mode NAME
+//   expect classified|error|no-error|attention|results N|mode NAME
 //   stats                     one line on stdout: mode, file, top-1, latency, results, error
 //   echo TEXT                 quit
 // A failing command stops the script with a message naming the line; the exit code is 1.
@@ -142,6 +143,8 @@ static gui_script_status cmd_expect(gui_script *sc, gui_app *a, const char *what
         if (!err) return failed(sc, "expected an error in the window%s", "");
     } else if (strcmp(what, "no-error") == 0) {
         if (err) return failed(sc, "unexpected error: %s", s->error[0] ? s->error : s->shown_error);
+    } else if (strcmp(what, "attention") == 0) {
+        if (!s->attn) return failed(sc, "expected an attention map (%s)", s->attn_error[0] ? s->attn_error : "none");
     } else if (strcmp(what, "results") == 0) {
         if (!arg || atoi(arg) != s->n_results) return failed(sc, "expected %s results", arg ? arg : "?");
     } else if (strcmp(what, "mode") == 0) {
@@ -215,7 +218,14 @@ static gui_script_status run_line(gui_script *sc, gui_app *a, char *line) {
     } else if (strcmp(cmd, "type") == 0) {
         gui_state_text_input(s, rest);
     } else if (strcmp(cmd, "attention") == 0) {
-        s->attention_on = arg1 && strcmp(arg1, "on") == 0;
+        // attention on|off | attention at FX FY (query point, fractions of the model input)
+        if (arg1 && strcmp(arg1, "at") == 0) {
+            char *fy = strtok_r(NULL, " \t", &save);
+            if (!arg2 || !fy) return failed(sc, "attention at FX FY (fractions of the model input)%s", "");
+            gui_state_attention_query(s, (float)atof(arg2), (float)atof(fy));
+        } else {
+            gui_state_set_attention(s, arg1 && strcmp(arg1, "on") == 0);
+        }
     } else if (strcmp(cmd, "wait") == 0) {
         // wait [SECONDS] | wait step N [SECONDS]
         bool step = arg1 && strcmp(arg1, "step") == 0;
@@ -243,10 +253,12 @@ static gui_script_status run_line(gui_script *sc, gui_app *a, char *line) {
         if (!*rest) return failed(sc, "drop needs a path%s", "");
         gui_app_drop(a, rest);
     } else if (strcmp(cmd, "stats") == 0) {
-        printf("stats: mode=%s file=%s classified=%d top1=%s p=%.4f latency_ms=%.3f results=%d error=%s\n",
+        printf("stats: mode=%s file=%s classified=%d top1=%s p=%.4f latency_ms=%.3f results=%d attention=%dx%d "
+               "error=%s\n",
                gui_mode_name(s->mode), gui_state_current_file(s) ? gui_state_current_file(s) : "-", s->classified,
                s->classified && s->k ? s->top_label[0] : "-", s->classified && s->k ? s->top_prob[0] : 0.0,
-               s->last_ms, s->n_results, s->error[0] ? s->error : s->shown_error[0] ? s->shown_error : "-");
+               s->last_ms, s->n_results, s->attn ? s->attn_h : 0, s->attn ? s->attn_w : 0,
+               s->error[0] ? s->error : s->shown_error[0] ? s->shown_error : "-");
         fflush(stdout);
     } else if (strcmp(cmd, "echo") == 0) {
         printf("%s\n", rest);

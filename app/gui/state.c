@@ -141,6 +141,8 @@ void gui_job_result_free(gui_job_result *r) {
     r->images = NULL;
     r->n_images = 0;
     r->class_names = NULL;
+    free(r->attn);
+    r->attn = NULL;
 }
 
 void gui_clear_results(gui_state *s) {
@@ -172,6 +174,7 @@ void gui_state_init(gui_state *s, bool cuda_available) {
     s->seed_random = true;
     s->rng = 0x5EEDF00Dull;
     s->next_job_id = 1;
+    s->attn_qx = s->attn_qy = -1;
     gui_edit_set(&s->field[GUI_FIELD_COUNT], "4");
     gui_edit_set(&s->field[GUI_FIELD_SEED], "0");
     gui_edit_set(&s->field[GUI_FIELD_SAVE_DIR], "seer-out");
@@ -185,6 +188,7 @@ void gui_state_free(gui_state *s) {
     gui_free_names(s->class_names, s->n_classes);
     free(s->matches);
     seer_image_free(&s->shown);
+    free(s->attn);
     gui_clear_results(s);
     free(s->results);
     gui_clear_preview(s);

@@ -100,6 +100,8 @@ typedef struct gui_job {
     int class_id, steps, count;
     float cfg, temp, mask_temp;
     uint64_t seed;  // image i gets seed + i
+    bool attention;          // CLASSIFY: also the model's attention map
+    float attn_qx, attn_qy;  // its query point, fractions of the model input; < 0: none
 } gui_job;
 
 #define GUI_TOPK 5
@@ -126,6 +128,10 @@ typedef struct gui_job_result {
     int k, class_id[GUI_TOPK];
     float prob[GUI_TOPK];
     char label[GUI_TOPK][96];
+    float *attn;       // attention map attn_h x attn_w in [0, 1] over the crop (owned), or NULL
+    int attn_h, attn_w;
+    char attn_method[64], attn_error[256];  // what the map shows; why there is none
+    bool attn_uses_query;
     // GENERATE
     seer_image *images;
     int n_images;
@@ -187,6 +193,12 @@ typedef struct gui_state {
     int k, top_id[GUI_TOPK];
     float top_prob[GUI_TOPK];
     char top_label[GUI_TOPK][96];
+    // the attention view of the shown image: map over the model's input region (shown_crop)
+    float *attn;  // attn_h x attn_w in [0, 1], or NULL
+    int attn_h, attn_w, attn_version;
+    char attn_method[64], attn_error[256];
+    bool attn_uses_query;
+    float attn_qx, attn_qy;  // the picked query point (fractions of the model input); < 0: none
 
     // generate: class picker, results, live preview
     int *matches, n_matches;  // class ids matching the search, in id order
@@ -251,6 +263,12 @@ void gui_state_select_generator(gui_state *s, int index);
 void gui_state_set_device(gui_state *s, seer_device d);  // reloads what is loaded
 // false (and an error) when the device cannot run that precision
 bool gui_state_set_dtype(gui_state *s, seer_dtype dt);
+
+// The attention view: on/off (on asks for a map of the shown image when it has none), and the
+// query point a click picked, as fractions of the model's input (< 0: none; only for models
+// whose map depends on one). Both ask for a classify job that brings the map.
+void gui_state_set_attention(gui_state *s, bool on);
+void gui_state_attention_query(gui_state *s, float qx, float qy);
 
 // Generate: the class picker.
 void gui_state_set_classes(gui_state *s, char **names, int n);  // takes ownership

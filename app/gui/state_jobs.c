@@ -125,6 +125,9 @@ bool gui_state_take_job(gui_state *s, gui_job *out) {
     } else if (s->want_classify && s->n_files > 0) {
         j.kind = GUI_JOB_CLASSIFY;
         j.file_index = s->file_index;
+        j.attention = s->attention_on && s->has_attention;
+        j.attn_qx = s->attn_qx;
+        j.attn_qy = s->attn_qy;
         gui_copy(j.path, sizeof j.path, s->files[s->file_index]);
         s->want_classify = false;
         gui_copy(s->progress_text, sizeof s->progress_text, s->model_loaded ? "Classifying" : "Opening");
@@ -154,6 +157,18 @@ bool gui_state_take_job(gui_state *s, gui_job *out) {
     s->progress_total = 0;
     *out = j;
     return true;
+}
+
+void gui_state_set_attention(gui_state *s, bool on) {
+    s->attention_on = on;
+    if (on && s->has_attention && s->classified && !s->attn && gui_state_current_file(s)) s->want_classify = true;
+}
+
+void gui_state_attention_query(gui_state *s, float qx, float qy) {
+    if (!s->attention_on || !s->has_attention || !s->attn_uses_query || !gui_state_current_file(s)) return;
+    s->attn_qx = qx >= 0 && qy >= 0 ? (qx < 1 ? qx : 1) : -1;
+    s->attn_qy = qx >= 0 && qy >= 0 ? (qy < 1 ? qy : 1) : -1;
+    s->want_classify = true;
 }
 
 void gui_state_job_progress(gui_state *s, int done, int total, const char *text) {
@@ -201,6 +216,15 @@ static void classify_done(gui_state *s, gui_job_result *r) {
     s->shown_error[0] = '\0';
     s->classified = false;
     s->k = 0;
+    free(s->attn);
+    s->attn = r->attn;
+    r->attn = NULL;
+    s->attn_h = r->attn_h;
+    s->attn_w = r->attn_w;
+    s->attn_version++;
+    gui_copy(s->attn_method, sizeof s->attn_method, r->attn_method);
+    gui_copy(s->attn_error, sizeof s->attn_error, r->attn_error);
+    s->attn_uses_query = r->attn_uses_query;
     if (r->status != SEER_STATUS_OK) {
         gui_copy(s->shown_error, sizeof s->shown_error, r->error);
         return;
@@ -264,6 +288,7 @@ void gui_state_job_done(gui_state *s, gui_job_result *r) {
         gui_copy(s->model_name, sizeof s->model_name, r->name);
         gui_copy(s->model_info, sizeof s->model_info, r->info);
         s->has_attention = r->has_attention;
+        s->attn_qx = s->attn_qy = -1;  // a point of another model's token grid
         s->last_ms = 0;
         gui_state_notice(s, "loaded %s in %.0f ms", r->name, r->ms);
         break;

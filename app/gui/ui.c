@@ -193,6 +193,7 @@ void gui_sync_textures(gui_app *a) {
 void gui_free_textures(gui_app *a) {
     if (a->ui.shown) SDL_DestroyTexture(a->ui.shown);
     a->ui.shown = NULL;
+    gui_free_attention_texture(a);
     free_list(&a->ui.results, &a->ui.n_results);
     free_list(&a->ui.preview, &a->ui.n_preview);
 }

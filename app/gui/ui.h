@@ -21,6 +21,8 @@ typedef struct gui_ui {
     // textures made from the state's images, remade when its version counters move
     SDL_Texture *shown;
     int shown_version;
+    SDL_Texture *attn;            // the attention overlay (ui_attention.c)
+    int attn_version;
     SDL_Texture **results, **preview;
     int n_results, n_preview, results_version, preview_version;
     int grid_scroll;              // first visible row of the result grid
@@ -61,6 +63,11 @@ void gui_format_bytes(size_t b, char *out, size_t n);
 // Texture upkeep for the state's images.
 void gui_sync_textures(gui_app *a);
 void gui_free_textures(gui_app *a);
+
+// The attention overlay over the image drawn at img (ui_attention.c).
+SDL_Rect gui_input_rect(const gui_app *a, SDL_Rect img);
+void gui_draw_attention(gui_app *a, SDL_Rect img);
+void gui_free_attention_texture(gui_app *a);
 
 // Mode pages.
 void gui_draw_classify(gui_app *a, SDL_Rect content);

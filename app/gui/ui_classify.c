@@ -75,19 +75,13 @@ static void image_card(gui_app *a, SDL_Rect r) {
         SDL_Rect box = {r.x + P(20), r.y + P(20), r.w - P(40), r.h - P(20) - cap};
         SDL_Rect img = gui_fit_rect(s->shown.w, s->shown.h, box);
         SDL_RenderCopy(a->ren, a->ui.shown, NULL, &img);
+        gui_draw_attention(a, img);
         input_overlay(a, img);
         // caption: file name, then size and position
         SDL_Rect cr = {r.x + P(20), r.y + r.h - cap, r.w - P(40), cap - P(8)};
         int iw = gui_text_width(&a->d, GUI_FONT_SMALL, s->shown_info);
         gui_text_in(&a->d, GUI_FONT_BOLD, (SDL_Rect){cr.x, cr.y, cr.w - iw - P(16), cr.h}, 0, GUI_TEXT, base_name(s->shown_path));
         gui_text_in(&a->d, GUI_FONT_SMALL, cr, 2, GUI_DIM, s->shown_info);
-        if (s->attention_on && !s->has_attention) {
-            const char *t = "no attention view for this model";
-            int tw = gui_text_width(&a->d, GUI_FONT_SMALL, t) + P(20);
-            SDL_Rect pill = {img.x + P(10), img.y + P(10), tw, P(24)};
-            gui_round(&a->d, pill, P(12), (SDL_Color){15, 17, 21, 220});
-            gui_text_in(&a->d, GUI_FONT_SMALL, pill, 1, GUI_TEXT, t);
-        }
     } else if (!working) {
         gui_empty_state(a, r, "Open an image to classify",
                         "Drop an image or a folder onto the window, or type its path above and press Enter. "
@@ -158,16 +152,25 @@ static void side_panel(gui_app *a, SDL_Rect r) {
     gui_fill(&a->d, (SDL_Rect){x, y, w, P(1)}, GUI_BORDER);
     y += P(16);
 
-    // the attention view: a hook until a backbone exposes attention maps through a common API
+    // the attention view (ui_attention.c draws it over the image)
     SDL_Rect sw = {x + w - P(40), y - P(2), P(40), P(22)};
     gui_text(&a->d, GUI_FONT_SMALL, x, y + P(2), GUI_FAINT, "ATTENTION VIEW");
-    if (gui_switch(a, sw, s->attention_on)) s->attention_on = !s->attention_on;
+    if (gui_switch(a, sw, s->attention_on)) gui_state_set_attention(s, !s->attention_on);
     y += P(30);
-    const char *t = s->attention_on && !s->has_attention ? "no attention view for this model"
-                    : s->attention_on ? "Showing the model's attention map."
-                                      : "Overlay where the model looks, for models that expose an attention map.";
-    y += gui_text_wrap(&a->d, s->attention_on ? GUI_FONT_BODY : GUI_FONT_SMALL, (SDL_Rect){x, y, w, P(40)}, 0,
+    char t[320];
+    if (!s->attention_on) snprintf(t, sizeof t, "Overlay where the model looks, for models that expose an attention map.");
+    else if (!s->has_attention) snprintf(t, sizeof t, "no attention view for this model");
+    else if (!s->attn) snprintf(t, sizeof t, "%s", s->attn_error[0] ? s->attn_error : "Computing the map…");
+    else snprintf(t, sizeof t, "Showing the %s.%s", s->attn_method,
+                  s->attn_uses_query ? " Click a patch of the image to see it from that query." : "");
+    y += gui_text_wrap(&a->d, s->attention_on ? GUI_FONT_BODY : GUI_FONT_SMALL, (SDL_Rect){x, y, w, P(60)}, 0,
                        s->attention_on ? GUI_TEXT : GUI_DIM, t);
+    if (s->attention_on && s->attn && s->attn_uses_query && s->attn_qx >= 0) {
+        y += P(6);
+        if (gui_button(a, (SDL_Rect){x, y, P(150), P(28)}, "Clear the query", 0, !s->busy))
+            gui_state_attention_query(s, -1, -1);
+        y += P(28);
+    }
     y += P(12);
     gui_fill(&a->d, (SDL_Rect){x, y, w, P(1)}, GUI_BORDER);
     y += P(16);

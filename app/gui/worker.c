@@ -12,6 +12,7 @@
 #include "app/gui/assets.h"
 #include "app/gui/gen_adapter.h"
 #include "backbones/model.h"
+#include "vision/attention.h"
 #include "vision/classify.h"
 #include "vision/preprocess.h"
 
@@ -46,14 +47,6 @@ static double now_ms(void) {
 static void fail(gui_job_result *r, seer_status st, const char *msg) {
     r->status = st;
     gui_copy(r->error, sizeof r->error, msg && *msg ? msg : seer_status_name(st));
-}
-
-seer_status gui_attention_map(const char *model_name, float **map, int *h, int *w) {
-    (void)model_name;
-    if (map) *map = NULL;
-    if (h) *h = 0;
-    if (w) *w = 0;
-    return seer_fail(SEER_STATUS_UNSUPPORTED, "no attention view for this model");
 }
 
 // ---- progress from inside a job -------------------------------------------------------------
@@ -111,7 +104,8 @@ static void job_load_model(gui_worker *w, const gui_job *j, gui_job_result *r) {
     snprintf(r->info, sizeof r->info, "%s · %s · %d classes · %d×%d · %s%s", a->name, a->family, nc, side,
              side, seer_dtype_name(w->model->dtype), labels_note);
     r->num_classes = nc;
-    r->has_attention = gui_attention_map(a->name, NULL, NULL, NULL) == SEER_STATUS_OK;
+    seer_attention_info info;
+    r->has_attention = seer_model_attention_info(w->model, &info);
     seer_clear_error();
 }
 
@@ -179,6 +173,25 @@ static void input_region(const seer_model *m, int w, int h, float *crop) {
     crop[3] = (float)((double)pre.size / rh);
 }
 
+// The attention view of the image, after its classification (a second forward pass that
+// records the attention; not counted in the latency shown). Its failure is shown beside the
+// image, the classification stands.
+static void attention_map(gui_worker *w, const gui_job *j, gui_job_result *r) {
+    post_progress(w, 0, 1, "Attention map", NULL, 0, 0, 0);
+    seer_attention_map m;
+    seer_status st = seer_attention_map_file(w->model, w->ctx, j->path, j->attn_qx, j->attn_qy, &m);
+    if (st != SEER_STATUS_OK) {
+        gui_copy(r->attn_error, sizeof r->attn_error, seer_last_error());
+        seer_clear_error();
+        return;
+    }
+    r->attn = m.map;
+    r->attn_h = m.h;
+    r->attn_w = m.w;
+    r->attn_uses_query = m.uses_query;
+    gui_copy(r->attn_method, sizeof r->attn_method, m.method);
+}
+
 static void job_classify(gui_worker *w, const gui_job *j, gui_job_result *r) {
     post_progress(w, 0, 1, w->model ? "Classifying" : "Opening", NULL, 0, 0, 0);
     // Shown as the model sees it: pixels as stored, no EXIF rotation (models are evaluated
@@ -200,7 +213,8 @@ static void job_classify(gui_worker *w, const gui_job *j, gui_job_result *r) {
     double t0 = now_ms();
     st = seer_classify_run(w->model, w->ctx, &item, 1, &o, on_result, &cc);
     r->ms = now_ms() - t0;
-    if (st != SEER_STATUS_OK) fail(r, st, seer_last_error());
+    if (st != SEER_STATUS_OK) return fail(r, st, seer_last_error());
+    if (j->attention && r->classified) attention_map(w, j, r);
 }
 
 static void job_load_gen(gui_worker *w, const gui_job *j, gui_job_result *r) {

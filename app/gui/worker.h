@@ -32,8 +32,4 @@ typedef struct gui_progress {
 // The latest progress since the last call (older previews are dropped), once.
 bool gui_worker_progress(gui_worker *w, gui_progress *out);
 
-// Where the model looks: no backbone exposes attention maps through a common API yet, so this
-// is the hook the attention view will call. Always UNSUPPORTED for now.
-seer_status gui_attention_map(const char *model_name, float **map, int *h, int *w);
-
 #endif
