@@ -264,13 +264,14 @@ static seer_tensor *conv3x3(seer_ctx *c, const seer_tensor *x, const conv_bn *cb
     return seer_conv2d(c, x, cb->w, cb->b, &p);
 }
 
-static seer_tensor *block_forward(seer_ctx *c, const block *b, seer_tensor *x) {
+static seer_tensor *block_forward(seer_ctx *c, const block *b, seer_tensor *x,
+                                  biformer_view *view) {
     // x: [B, H, W, C]
     seer_conv2d_params dw = {
         .pad_h = POS_KERNEL / 2, .pad_w = POS_KERNEL / 2, .groups = (int)b->pos_w->shape[0]};
     x = seer_add(c, x, seer_conv2d(c, x, b->pos_w, b->pos_b, &dw)); // conv position embedding
     seer_tensor *y = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, LN_EPS);
-    y = b->routed ? biformer_bra_forward(c, &b->bra, y) : biformer_mhsa_forward(c, &b->mhsa, y);
+    y = b->routed ? biformer_bra_forward(c, &b->bra, y, view) : biformer_mhsa_forward(c, &b->mhsa, y);
     x = seer_add(c, x, y);
     y = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, LN_EPS);
     y = seer_linear(c, seer_gelu(c, seer_linear(c, y, b->fc1_w, b->fc1_b)), b->fc2_w, b->fc2_b);
@@ -297,8 +298,9 @@ static bool check_grid(seer_model *m, seer_ctx *c, const seer_tensor *in, const 
     return false;
 }
 
-seer_status seer_biformer_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
-                                 seer_tensor *out[4]) {
+// The stages; view (may be NULL) is handed to the last block of stage view_stage.
+static seer_status run_stages(seer_model *m, seer_ctx *c, const seer_tensor *x, seer_tensor *out[4],
+                              int view_stage, biformer_view *view) {
     for (int s = 0; s < 4; s++)
         out[s] = NULL;
     if (!m || strcmp(m->arch->family, "biformer") != 0)
@@ -323,7 +325,8 @@ seer_status seer_biformer_stages(seer_model *m, seer_ctx *c, const seer_tensor *
         if (s > 0) h = conv3x3(c, h, &r->down[s - 1], 2); // [B, H/2^(s+2), W/2^(s+2), C_s]
         if (!h || !check_grid(m, c, x, h, s)) return seer_ctx_status(c);
         for (int j = 0; j < r->cfg.depths[s]; j++)
-            h = block_forward(c, &r->blocks[s][j], h);
+            h = block_forward(c, &r->blocks[s][j], h,
+                              s == view_stage && j == r->cfg.depths[s] - 1 ? view : NULL);
         out[s] = h;
     }
     seer_status st = seer_ctx_status(c);
@@ -331,6 +334,42 @@ seer_status seer_biformer_stages(seer_model *m, seer_ctx *c, const seer_tensor *
         for (int s = 0; s < 4; s++)
             out[s] = NULL;
     return st;
+}
+
+seer_status seer_biformer_stages(seer_model *m, seer_ctx *c, const seer_tensor *x,
+                                 seer_tensor *out[4]) {
+    return run_stages(m, c, x, out, -1, NULL);
+}
+
+// The attention view's stage: routing must pick a strict subset of the regions; of those
+// stages, the deepest whose map (for an input of side `side`; 0: any) is at least 7 pixels a
+// side, else the shallowest (biformer_tiny at 224: stage 3, 14x14; the CIFAR model: stage 2,
+// 8x8). -1: none.
+static int view_stage(const biformer *r, int64_t side) {
+    int found = -1;
+    int64_t map = side / ((int64_t)r->cfg.stem_strides[0] * r->cfg.stem_strides[1]);
+    for (int s = 0; s < 4; s++, map /= 2) {
+        bool routed = r->cfg.depths[s] > 0 && r->cfg.topks[s] > 0 &&
+                      r->cfg.topks[s] < r->cfg.n_win * r->cfg.n_win;
+        if (routed && (found < 0 || side == 0 || map >= 7)) found = s;
+    }
+    return found;
+}
+
+static bool biformer_attention_info(const seer_model *m, seer_attention_info *out) {
+    *out = (seer_attention_info){.method = "bi-level routing attention",
+                                 .uses_query = true};
+    return view_stage(m->impl, 0) >= 0;
+}
+
+static seer_tensor *biformer_attention(seer_model *m, seer_ctx *c, const seer_tensor *x,
+                                       float qx, float qy) {
+    seer_tensor *out[4];
+    biformer_view view = {.qx = qx, .qy = qy};
+    const int64_t side = x ? (x->shape[1] < x->shape[2] ? x->shape[1] : x->shape[2]) : 0;
+    const int stage = x ? view_stage(m->impl, side) : -1;
+    if (run_stages(m, c, x, out, stage, &view) != SEER_STATUS_OK) return NULL;
+    return view.map;
 }
 
 // Pooled features [B, C3]: final BatchNorm, mean over positions.
@@ -367,7 +406,9 @@ static seer_tensor *biformer_forward(seer_model *m, seer_ctx *c, const seer_tens
     {                                                                                              \
         .name = n, .family = "biformer", .num_classes = 1000, .img_size = 224,                     \
         .preprocess = "biformer", .labels = "imagenet", .config = cfg, .load = biformer_load,      \
-        .forward = biformer_forward, .features = biformer_features, .free_impl = biformer_free     \
+        .forward = biformer_forward, .features = biformer_features,                                \
+        .attention_info = biformer_attention_info, .attention = biformer_attention,                \
+        .free_impl = biformer_free                                                                 \
     }
 
 const seer_arch seer_biformer_archs[] = {

@@ -42,8 +42,23 @@ typedef struct biformer_mhsa {
 // prefix: the attention module's name ("stages.0.1.attn").
 seer_status biformer_bra_load(seer_loader *l, seer_model *m, biformer_bra *a, const char *prefix);
 seer_status biformer_mhsa_load(seer_loader *l, seer_model *m, biformer_mhsa *a, const char *prefix);
-// x: [B, H, W, C] -> [B, H, W, C]
-seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x);
+// The attention view of one routed block (biformer_view.c): given the query point (fractions
+// of the map, negative: none), biformer_bra_forward leaves in `map` an F32 [B, H, W] map of the
+// block's token-level attention: of the query pixel over the pixels of its routed regions (zero
+// elsewhere), or with no query the mean over every query pixel (each map sums to 1). Head mean.
+typedef struct biformer_view {
+    float qx, qy;
+    seer_tensor *map;
+} biformer_view;
+
+// x: [B, H, W, C] -> [B, H, W, C]; view may be NULL (the plain forward pass).
+seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
+                                  biformer_view *view);
+// The view's map from the block's q, k [B, m, R, P, dq] and routing idx [B, R, topk] (S x S
+// regions of h x w pixels): computed on the host, uploaded as F32 [B, S h, S w].
+seer_tensor *biformer_view_map(seer_ctx *c, const biformer_bra *a, const seer_tensor *q,
+                               const seer_tensor *k, const seer_tensor *idx, int64_t h,
+                               int64_t w, float qx, float qy);
 seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x);
 
 #ifdef __cplusplus

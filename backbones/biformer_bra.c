@@ -150,7 +150,8 @@ static seer_tensor *gather_regions(seer_ctx *c, const seer_tensor *x, const seer
     return seer_reshape(c, out, 5, (int64_t[]){B, m, R, k * P, d});
 }
 
-seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x) {
+seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
+                                  biformer_view *view) {
     if (!x) return NULL;
     const int64_t S = a->n_win, qk = a->qk_dim, C = a->dim, m = a->heads, topk = a->topk;
     const int64_t B = x->shape[0], H_in = x->shape[1], W_in = x->shape[2];
@@ -176,6 +177,11 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     // Region-level routing, then token-level attention of each region's pixels to the pixels
     // of its topk routed regions. Heads and regions are independent: all in the batch dim.
     seer_tensor *r_idx = route(c, a, q, k);           // [B, R, topk]
+    if (view) {
+        view->map = biformer_view_map(c, a, q, k, r_idx, h, w, view->qx, view->qy);
+        if (view->map && (pad_b || pad_r)) // the map without the padding's rows and columns
+            view->map = seer_narrow(c, seer_narrow(c, view->map, 1, 0, H_in), 2, 0, W_in);
+    }
     seer_tensor *k_sel = gather_regions(c, k, r_idx); // [B, m, R, topk P, qk/m]
     seer_tensor *v_sel = gather_regions(c, v, r_idx); // [B, m, R, topk P, C/m]
     const int64_t N = B * m * R;

@@ -1,7 +1,8 @@
 // The attention view (seer_model_attention, vision/attention.h) against maps computed in
 // PyTorch by tools/torch_ref/check_attention.py: DeiT and Agent-DeiT attention rollout (class
 // token and a query patch), Sparsifiner's connectivity, VAN's LKA response, VOLO's class
-// attention; small random-weight models on two CIFAR-10 test images.
+// attention, BiFormer's routed attention (all queries and a query pixel); small random-weight
+// models on two CIFAR-10 test images.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ Test(attention, agent_rollout) { check_fixture("attn_agent", 1e-5); }
 Test(attention, sparsifiner_connectivity) { check_fixture("attn_sparsifiner", 1e-6); }
 Test(attention, van_lka_response) { check_fixture("attn_van", 1e-5); }
 Test(attention, volo_class_attention) { check_fixture("attn_volo", 1e-5); }
+Test(attention, biformer_routed_attention) { check_fixture("attn_biformer", 1e-5); }
 
 // A patch query changes a rollout map: the picked patch's row is not the class token's.
 Test(attention, query_changes_the_rollout) {

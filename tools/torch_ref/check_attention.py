@@ -15,6 +15,10 @@ here in PyTorch, independently of seer's code:
                     last block of the deepest stage with a map of >= 7 tokens a side.
   attn_volo         VOLO: the last class-attention block's class-token attention over the
                     patch tokens, mean of the heads.
+  attn_biformer     BiFormer: the last block of the deepest stage that routes to a strict
+                    subset of its regions and has a map of >= 7 pixels a side: softmax(scale q k^T) of each query pixel over the pixels of
+                    its routed regions, mean of the heads, added onto the keys' pixels; `map_q`
+                    the query pixel's row, `map` the mean of every query's row.
 
 Each fixture is NAME.weights.safetensors (seer metadata) + NAME.io.safetensors with `input`
 [B, H, W, 3] (NHWC, as seer takes it), `map` [B, h, w] (no query) and, where the map depends on
@@ -36,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+import biformer  # noqa: E402
 import van  # noqa: E402
 import vit  # noqa: E402
 import volo  # noqa: E402
@@ -231,6 +236,56 @@ def volo_fixture(out, x):
          [p.reshape(B, g, g)])
 
 
+def biformer_fixture(out, x):
+    """Stem strides 1, 2 on 32x32: maps 16, 8, 4, 2; n_win 4. Stage 2 (8x8, regions of 2x2
+    pixels) routes to 8 of 16 regions: the view's stage; stages 3-4 attend fully."""
+    cfg = dict(depths=(1, 1, 1, 1), embed_dims=(16, 32, 32, 32), qk_dims=(16, 32, 32, 32),
+               topks=(4, 8, -2, -2), mlp_ratios=(2, 2, 2, 2), head_dim=8, n_win=4,
+               stem_strides=(1, 2))
+    torch.manual_seed(0)
+    model = biformer.BiFormer(num_classes=10, **cfg)
+    perturb(model, 5, qkv_scale=4.0)
+    model.eval()
+    seen = []
+    attn = model.stages[1][-1].attn
+    hook = attn.register_forward_hook(lambda m, a, o: seen.append(a[0]))
+    with torch.no_grad():
+        model(x)
+    hook.remove()
+    h_in = seen[0]  # [B, H, W, C], the block's normalized input
+    B, H, W, _ = h_in.shape
+    S, m, qk = attn.n_win, attn.heads, attn.qk_dim
+    h, w = H // S, W // S
+    R, P = S * S, h * w
+    with torch.no_grad():
+        qkv = attn.qkv(biformer.to_regions(h_in, S))  # [B, R, P, 2 qk + C]
+        q, k = qkv[..., :qk], qkv[..., qk:2 * qk]
+        idx = attn.route(q, k)  # [B, R, topk]
+        heads = lambda t: t.reshape(B, R, P, m, qk // m)  # noqa: E731
+        qh, kh = heads(q), heads(k)
+        # keys of region r: the pixels of its routed regions, [B, R, topk P, m, dq]
+        k_sel = torch.stack([kh[b, idx[b]] for b in range(B)]).reshape(B, R, -1, m, qk // m)
+        logits = torch.einsum("brpnd,brjnd->brnpj", qh, k_sel) * attn.scale
+        probs = logits.softmax(-1).mean(2)  # [B, R, P, topk P], head mean
+        # each key j of region r is pixel j % P of region idx[r, j // P]
+        key_region = idx.repeat_interleave(P, dim=2)  # [B, R, topk P]
+        key_pixel = torch.arange(idx.shape[2] * P) % P
+        ky = (key_region // S) * h + key_pixel // w
+        kx = (key_region % S) * w + key_pixel % w
+        key_flat = (ky * W + kx)  # [B, R, topk P]
+        qy, qx = int(QUERY[1] * H), int(QUERY[0] * W)
+        rq, pq = (qy // h) * S + qx // w, (qy % h) * w + qx % w
+        map_all = torch.zeros(B, H * W, dtype=torch.float64)
+        map_q = torch.zeros(B, H * W, dtype=torch.float64)
+        for b in range(B):
+            for r in range(R):
+                map_all[b].index_add_(0, key_flat[b, r], probs[b, r].double().sum(0))
+            map_q[b].index_add_(0, key_flat[b, rq], probs[b, rq, pq].double())
+    maps = [(map_all / (H * W)).reshape(B, H, W), map_q.reshape(B, H, W)]
+    meta = dict(biformer.metadata(num_classes=10, **cfg), **{"seer.preprocess": "cifar"})
+    save(out, "attn_biformer", model, meta, x, maps)
+
+
 def save(out, name, model, meta, x, maps):
     io = {"input": x.permute(0, 2, 3, 1).contiguous().numpy(), "map": maps[0].float().numpy()}
     if len(maps) > 1:
@@ -260,6 +315,7 @@ def main():
     sparsifiner_fixture(out, images(48))
     van_fixture(out, x32)
     volo_fixture(out, x32)
+    biformer_fixture(out, x32)
 
 
 if __name__ == "__main__":
