@@ -481,11 +481,19 @@ static seer_tensor *outlook_attention(seer_ctx *c, const volo *v, const outlooke
 }
 
 // x: [B, N, C] -> [B, N, C]
+// probs_out (may be NULL): the attention probabilities, mean of the heads, F32 [B, N, N].
 static seer_tensor *self_attention(seer_ctx *c, const transformer *b, const seer_tensor *x,
-                                   int heads) {
+                                   int heads, seer_tensor **probs_out) {
     seer_tensor *qkv = lin(c, x, &b->qkv); // [B, N, 3C]
     if (!qkv) return NULL;
     float scale = 1.0f / sqrtf((float)(x->shape[2] / heads));
+    if (probs_out) {
+        seer_tensor *p = seer_matmul(c, head_view(c, qkv, 0, 3, heads),
+                                     head_view(c, qkv, 1, 3, heads), false, true, scale,
+                                     NULL); // [B, heads, N, N]
+        *probs_out = seer_to(c, seer_reduce(c, seer_softmax(c, p, 1.0f, NULL), 1,
+                                            SEER_REDUCE_MEAN), SEER_F32);
+    }
     seer_tensor *o =
         seer_attention(c, head_view(c, qkv, 0, 3, heads), head_view(c, qkv, 1, 3, heads),
                        head_view(c, qkv, 2, 3, heads), NULL, scale); // [B, heads, N, hd]
@@ -515,9 +523,10 @@ static seer_tensor *class_attention(seer_ctx *c, const class_block *b, const see
 }
 
 // Stem, outlooker stage; stop_after_stage0: its output [B, h, w, C0]. Else the tokens after
-// the transformer stages [B, N, C].
+// the transformer stages [B, N, C]; last_attn (may be NULL): the last transformer block's
+// attention, as self_attention's probs_out.
 static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_tensor *x,
-                                   bool stop_after_stage0) {
+                                   bool stop_after_stage0, seer_tensor **last_attn) {
     const volo *v = m->impl;
     const volo_config *cfg = &v->cfg;
     if (!x) return NULL;
@@ -548,7 +557,9 @@ static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_
     for (int s = 1, i = 0; s < cfg->n_stages; s++) {
         for (int j = 0; j < cfg->layers[s]; j++, i++) {
             const transformer *b = &v->blocks[i];
-            h = seer_add(c, h, self_attention(c, b, ln(c, h, &b->norm1), cfg->num_heads[s]));
+            const bool last = s == cfg->n_stages - 1 && j == cfg->layers[s] - 1;
+            h = seer_add(c, h, self_attention(c, b, ln(c, h, &b->norm1), cfg->num_heads[s],
+                                              last ? last_attn : NULL));
             h = seer_add(c, h, mlp(c, ln(c, h, &b->norm2), &b->fc1, &b->fc2));
         }
     }
@@ -591,12 +602,12 @@ static seer_tensor *pool_tokens(const volo *v, seer_ctx *c, const seer_tensor *t
 
 static seer_tensor *volo_features(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     const volo *v = m->impl;
-    return pool_tokens(v, c, forward_cls(v, c, forward_tokens(m, c, x, false), NULL));
+    return pool_tokens(v, c, forward_cls(v, c, forward_tokens(m, c, x, false, NULL), NULL));
 }
 
 static seer_tensor *volo_forward(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     const volo *v = m->impl;
-    seer_tensor *t = forward_cls(v, c, forward_tokens(m, c, x, false), NULL); // [B, 1 + N, C]
+    seer_tensor *t = forward_cls(v, c, forward_tokens(m, c, x, false, NULL), NULL); // [B, 1 + N, C]
     seer_tensor *logits = lin(c, pool_tokens(v, c, t), &v->head);       // [B, classes]
     if (!v->cfg.use_aux_head || !t) return logits;
     // Token labeling at eval: the best-scoring token per class adds half its score.
@@ -605,34 +616,59 @@ static seer_tensor *volo_forward(seer_model *m, seer_ctx *c, const seer_tensor *
     return seer_add(c, logits, seer_scale(c, seer_reduce(c, aux, 1, SEER_REDUCE_MAX), 0.5f, 0.0f));
 }
 
-// For tests and debugging: the output of the outlooker stage (network.0), [B, H/p, W/p, C0].
 // The attention view: the last class-attention block's weights of the class token over the
-// patch tokens (mean of the heads), on the token grid: F32 [B, g, g]. Models without class
-// attention (global_pool "avg", no post layers) have none.
+// patch tokens (mean of the heads), or with a picked patch its row of the last transformer
+// block's self-attention; on the token grid, F32 [B, g, g]. Without class attention (global_pool
+// "avg", no post layers) only the picked patch's view; without transformer blocks only the
+// class token's.
+static int transformer_blocks(const volo_config *cfg) {
+    int n = 0;
+    for (int s = 1; s < cfg->n_stages; s++) n += cfg->layers[s];
+    return n;
+}
+
 static bool volo_attention_info(const seer_model *m, seer_attention_info *out) {
     const volo *v = m->impl;
-    *out = (seer_attention_info){.method = "class attention, last block"};
-    return v->cfg.post_layers > 0;
+    const bool cls = v->cfg.post_layers > 0, patch = transformer_blocks(&v->cfg) > 0;
+    *out = (seer_attention_info){
+        .method = cls && patch ? "class attention; a picked patch: its self-attention"
+                  : cls        ? "class attention, last block"
+                               : "self-attention of the picked patch",
+        .uses_query = patch};
+    return cls || patch;
 }
 
 static seer_tensor *volo_attention(seer_model *m, seer_ctx *c, const seer_tensor *x, float qx,
                                    float qy) {
-    (void)qx, (void)qy;
     const volo *v = m->impl;
+    const int64_t gh = v->pos_embed->shape[1], gw = v->pos_embed->shape[2];
+    const int cell = seer_attention_query_cell(qx, qy, (int)gh, (int)gw);
+    if (cell >= 0 && transformer_blocks(&v->cfg) > 0) {
+        seer_tensor *p = NULL; // [B, N, N]
+        if (!forward_tokens(m, c, x, false, &p) || !p) return NULL;
+        p = seer_contiguous(c, seer_narrow(c, p, 1, cell, 1));
+        return seer_reshape(c, p, 3, (int64_t[]){p ? p->shape[0] : 0, gh, gw});
+    }
+    if (v->cfg.post_layers == 0) {
+        seer_ctx_fail(c, SEER_STATUS_ARG, "%s: pick a patch (this VOLO has no class attention)",
+                      m->arch->name);
+        return NULL;
+    }
     seer_tensor *p = NULL; // [B, 1 + N]
-    if (!forward_cls(v, c, forward_tokens(m, c, x, false), &p) || !p) return NULL;
-    const int64_t B = p->shape[0], gh = v->pos_embed->shape[1], gw = v->pos_embed->shape[2];
+    if (!forward_cls(v, c, forward_tokens(m, c, x, false, NULL), &p) || !p) return NULL;
+    const int64_t B = p->shape[0];
     return seer_reshape(c, seer_contiguous(c, seer_narrow(c, p, 1, 1, gh * gw)), 3,
                         (int64_t[]){B, gh, gw});
 }
 
+// For tests and debugging: the output of the outlooker stage (network.0), [B, H/p, W/p, C0].
 seer_tensor *seer_volo_outlooker_output(seer_model *m, seer_ctx *c, const seer_tensor *x);
 seer_tensor *seer_volo_outlooker_output(seer_model *m, seer_ctx *c, const seer_tensor *x) {
     if (strcmp(m->arch->family, "volo")) {
         seer_ctx_fail(c, SEER_STATUS_ARG, "%s is not a VOLO model", m->arch->name);
         return NULL;
     }
-    return forward_tokens(m, c, x, true);
+    return forward_tokens(m, c, x, true, NULL);
 }
 
 // ---- presets (timm's volo_d1..d5; pretrained_cfg crop_pct, bicubic, ImageNet mean/std) ----

@@ -14,7 +14,8 @@ here in PyTorch, independently of seer's code:
   attn_van          VAN: channel mean of |conv1(conv_spatial(conv0(u)))| (LKA's attention) in the
                     last block of the deepest stage with a map of >= 7 tokens a side.
   attn_volo         VOLO: the last class-attention block's class-token attention over the
-                    patch tokens, mean of the heads.
+                    patch tokens (`map`), and a patch's row of the last transformer block's
+                    self-attention (`map_q`), mean of the heads.
   attn_biformer     BiFormer: the last block of the deepest stage that routes to a strict
                     subset of its regions and has a map of >= 7 pixels a side: softmax(scale q k^T) of each query pixel over the pixels of
                     its routed regions, mean of the heads, added onto the keys' pixels; `map_q`
@@ -219,11 +220,13 @@ def volo_fixture(out, x):
     model = volo.VOLO(**cfg)
     perturb(model, 4)
     model.eval()
-    seen = []
+    seen, blocks = [], []
     hook = model.post_network[-1].attn.register_forward_hook(lambda m, a, o: seen.append((m, a[0])))
+    hook2 = model.network[-1][-1].attn.register_forward_hook(lambda m, a, o: blocks.append((m, a[0])))
     with torch.no_grad():
         model(x)
     hook.remove()
+    hook2.remove()
     mod, h = seen[0]
     B, N, C = h.shape
     hd = C // mod.num_heads
@@ -232,8 +235,15 @@ def volo_fixture(out, x):
         q = mod.q(h[:, :1]).reshape(B, 1, mod.num_heads, hd).transpose(1, 2)
         p = ((q @ k.transpose(-2, -1)) * hd ** -0.5).softmax(-1).mean(1)[:, 0, 1:]  # [B, N - 1]
     g = int(round((N - 1) ** 0.5))
+    # a picked patch: its row of the last transformer block's self-attention, head mean
+    mod, h = blocks[0]
+    heads = mod.num_heads
+    with torch.no_grad():
+        qkv = mod.qkv(h).reshape(B, N - 1, 3, heads, (C // heads)).permute(2, 0, 3, 1, 4)
+        a = ((qkv[0] @ qkv[1].transpose(-2, -1)) * (C // heads) ** -0.5).softmax(-1).mean(1)
+    row = int(QUERY[1] * g) * g + int(QUERY[0] * g)
     save(out, "attn_volo", model, {"seer.arch": "volo_cifar", "seer.config": json.dumps(cfg)}, x,
-         [p.reshape(B, g, g)])
+         [p.reshape(B, g, g), a[:, row].reshape(B, g, g)])
 
 
 def biformer_fixture(out, x):
