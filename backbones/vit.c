@@ -4,6 +4,10 @@
 // attention, proj, MLP with erf GELU), final norm, and the class head on the class token
 // (distilled: the mean of head(cls) and head_dist(dist)). The block's attention is dense,
 // Sparsifiner's (vit_sparsifiner.c) or agent attention (vit_agent.c).
+// LV-ViT (Jiang et al. 2021) as Sparsifiner's sparsifiner_lvvit.py evaluates it differs in
+// config only (vit.h): a conv stem (BatchNorm folded at load time) before a (p/2) x (p/2) patch
+// conv, residual branches divided by skip_lam, no qkv bias, LayerNorm eps 1e-5, and the
+// token-labeling head added to the class head: head(cls) + 0.5 * max_tokens aux_head(token).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +15,16 @@
 
 #include "backbones/vit.h"
 
-#define LN_EPS 1e-6f
+#define LN_EPS 1e-6f      // timm's
+#define STEM_BN_EPS 1e-5f // nn.BatchNorm2d's
 
 // ---- configuration ---------------------------------------------------------------------------
 
 // Metadata seer.config: comma-separated key=value pairs over the preset, e.g.
 // "attn=agent,img_size=32,patch_size=8,embed_dim=32,depth=2,num_heads=2,num_classes=10,
 //  agent_num=4-4-4-4,agent_layer=2". Keys are the vit_config fields (attn: dense,
-// sparsifiner or agent; distilled, sparse_gather: 0 or 1; agent_num: one value or four joined by
-// '-').
+// sparsifiner or agent; distilled, sparse_gather, qkv_bias, aux_head: 0 or 1; agent_num: one
+// value or four joined by '-').
 static seer_status vit_config_parse(const char *s, vit_config *cfg) {
     char buf[512];
     if (strlen(s) >= sizeof buf) return seer_fail(SEER_STATUS_FORMAT, "seer.config is too long");
@@ -42,10 +47,13 @@ static seer_status vit_config_parse(const char *s, vit_config *cfg) {
                   : !strcmp(k, "reduce_c_factor") ? &cfg->reduce_c_factor
                   : !strcmp(k, "coef_topk")       ? &cfg->coef_topk
                   : !strcmp(k, "agent_layer")     ? &cfg->agent_layer
+                  : !strcmp(k, "stem_dim")        ? &cfg->stem_dim
                                                   : NULL;
         double *dp = !strcmp(k, "mlp_ratio")         ? &cfg->mlp_ratio
                      : !strcmp(k, "attn_keep_rate")  ? &cfg->attn_keep_rate
                      : !strcmp(k, "basis_threshold") ? &cfg->basis_threshold
+                     : !strcmp(k, "skip_lam")        ? &cfg->skip_lam
+                     : !strcmp(k, "ln_eps")          ? &cfg->ln_eps
                                                      : NULL;
         if (ip && num && d >= 0 && d <= 1 << 20 && d == (int)d) {
             *ip = (int)d;
@@ -55,6 +63,10 @@ static seer_status vit_config_parse(const char *s, vit_config *cfg) {
             cfg->distilled = d == 1;
         } else if (!strcmp(k, "sparse_gather") && num && (d == 0 || d == 1)) {
             cfg->sparse_gather = d == 1;
+        } else if (!strcmp(k, "qkv_bias") && num && (d == 0 || d == 1)) {
+            cfg->qkv_bias = d == 1;
+        } else if (!strcmp(k, "aux_head") && num && (d == 0 || d == 1)) {
+            cfg->aux_head = d == 1;
         } else if (!strcmp(k, "attn") &&
                    (!strcmp(v, "dense") || !strcmp(v, "sparsifiner") || !strcmp(v, "agent"))) {
             cfg->attn = !strcmp(v, "dense")         ? VIT_ATTN_DENSE
@@ -82,6 +94,16 @@ static seer_status vit_config_check(const vit_config *g) {
             "vit config: img_size %d must be a multiple of patch_size %d, embed_dim %d "
             "of num_heads %d (depth %d, classes %d)",
             g->img_size, g->patch_size, g->embed_dim, g->num_heads, g->depth, g->num_classes);
+    if (g->stem_dim < 0 || (g->stem_dim && g->patch_size % 2) || g->skip_lam < 0 || g->ln_eps < 0)
+        return seer_fail(SEER_STATUS_FORMAT,
+                         "vit config: the conv stem (stem_dim %d) takes an even patch_size (%d); "
+                         "skip_lam %g and ln_eps %g must be >= 0",
+                         g->stem_dim, g->patch_size, g->skip_lam, g->ln_eps);
+    if (g->aux_head && g->distilled)
+        return seer_fail(
+            SEER_STATUS_FORMAT,
+            "the token-labeling head (aux_head) takes one class token (no distillation "
+            "token)");
     if (g->attn == VIT_ATTN_AGENT && g->distilled)
         return seer_fail(SEER_STATUS_FORMAT,
                          "agent attention takes one class token (no distillation token)");
@@ -121,7 +143,8 @@ static seer_status load_block(seer_loader *l, seer_model *m, vit *net, int i) {
     TRY_LOAD(b->norm1_w, load_vec(l, m, seer_loader_name(l, "%s.norm1.weight", p), C));
     TRY_LOAD(b->norm1_b, load_vec(l, m, seer_loader_name(l, "%s.norm1.bias", p), C));
     TRY_LOAD(b->qkv_w, load_mat(l, m, seer_loader_name(l, "%s.attn.qkv.weight", p), 3 * C, C));
-    TRY_LOAD(b->qkv_b, load_vec(l, m, seer_loader_name(l, "%s.attn.qkv.bias", p), 3 * C));
+    if (g->qkv_bias)
+        TRY_LOAD(b->qkv_b, load_vec(l, m, seer_loader_name(l, "%s.attn.qkv.bias", p), 3 * C));
     TRY_LOAD(b->proj_w, load_mat(l, m, seer_loader_name(l, "%s.attn.proj.weight", p), C, C));
     TRY_LOAD(b->proj_b, load_vec(l, m, seer_loader_name(l, "%s.attn.proj.bias", p), C));
     TRY_LOAD(b->norm2_w, load_vec(l, m, seer_loader_name(l, "%s.norm2.weight", p), C));
@@ -157,6 +180,8 @@ static seer_status vit_load(seer_model *m, seer_loader *l) {
     net->cfg.num_classes = m->num_classes;
     const vit_config *g = &net->cfg;
     SEER_TRY(vit_config_check(g));
+    net->ln_eps = g->ln_eps > 0 ? (float)g->ln_eps : LN_EPS;
+    net->skip_scale = g->skip_lam > 0 ? (float)(1.0 / g->skip_lam) : 1.0f;
     const int64_t C = g->embed_dim, P = g->patch_size, K = g->num_classes;
     net->grid = g->img_size / g->patch_size;
     net->n_prefix = g->distilled ? 2 : 1;
@@ -164,7 +189,18 @@ static seer_status vit_load(seer_model *m, seer_loader *l) {
     net->blocks = calloc((size_t)g->depth, sizeof *net->blocks);
     if (!net->blocks) return seer_fail(SEER_STATUS_OOM, "out of host memory");
 
-    TRY_LOAD(net->patch_w, seer_load_conv(l, m, "patch_embed.proj.weight", C, 3, P, P));
+    if (g->stem_dim) {
+        // patch_embed.conv{1,2,3} + bn{1,2,3}: 7x7 / 2 from RGB, then 3x3, stem_dim wide
+        const int64_t S = g->stem_dim;
+        for (int i = 0; i < 3; i++)
+            SEER_TRY(seer_load_conv_bn(
+                l, m, seer_loader_name(l, "patch_embed.conv%d.weight", i + 1),
+                seer_loader_name(l, "patch_embed.bn%d", i + 1), S, i ? S : 3, i ? 3 : 7, i ? 3 : 7,
+                STEM_BN_EPS, &net->stem_w[i], &net->stem_b[i]));
+        TRY_LOAD(net->patch_w, seer_load_conv(l, m, "patch_embed.proj.weight", C, S, P / 2, P / 2));
+    } else {
+        TRY_LOAD(net->patch_w, seer_load_conv(l, m, "patch_embed.proj.weight", C, 3, P, P));
+    }
     TRY_LOAD(net->patch_b, load_vec(l, m, "patch_embed.proj.bias", C));
     TRY_LOAD(net->cls_token, seer_load_tensor(l, m, "cls_token", 3, (int64_t[]){1, 1, C}));
     if (g->distilled)
@@ -180,6 +216,10 @@ static seer_status vit_load(seer_model *m, seer_loader *l) {
     if (g->distilled) {
         TRY_LOAD(net->head_dist_w, load_mat(l, m, "head_dist.weight", K, C));
         TRY_LOAD(net->head_dist_b, load_vec(l, m, "head_dist.bias", K));
+    }
+    if (g->aux_head) {
+        TRY_LOAD(net->aux_head_w, load_mat(l, m, "aux_head.weight", K, C));
+        TRY_LOAD(net->aux_head_b, load_vec(l, m, "aux_head.bias", K));
     }
     return SEER_STATUS_OK;
 }
@@ -220,19 +260,26 @@ static seer_tensor *dense_attention(seer_ctx *c, const vit *net, const vit_block
     return seer_linear(c, vit_merge_heads(c, o), b->proj_w, b->proj_b);
 }
 
+// A residual branch's output divided by skip_lam (LV-ViT); as is when skip_lam is 1.
+static seer_tensor *residual_branch(seer_ctx *c, const vit *net, seer_tensor *y) {
+    return net->skip_scale == 1.0f ? y : seer_scale(c, y, net->skip_scale, 0.0f);
+}
+
 static seer_tensor *block_forward(seer_ctx *c, const vit *net, const vit_block *b, seer_tensor *x,
                                   seer_tensor **mask_out, seer_tensor **probs_out) {
     // x: [B, L, C]
-    seer_tensor *h = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, LN_EPS);
+    const float eps = net->ln_eps;
+    seer_tensor *h = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, eps);
     seer_tensor *a = b->attn == VIT_ATTN_SPARSIFINER
                          ? vit_sparsifiner_attention(c, net, b, h, mask_out, probs_out)
-                     : b->attn == VIT_ATTN_AGENT ? vit_agent_block_attention(c, net, b, h, probs_out)
-                                                 : dense_attention(c, net, b, h, probs_out);
-    x = seer_add(c, x, a);
-    h = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, LN_EPS);
+                     : b->attn == VIT_ATTN_AGENT
+                         ? vit_agent_block_attention(c, net, b, h, probs_out)
+                         : dense_attention(c, net, b, h, probs_out);
+    x = seer_add(c, x, residual_branch(c, net, a));
+    h = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, eps);
     h = seer_gelu(c, seer_linear(c, h, b->fc1_w, b->fc1_b)); // [B, L, hidden]
     h = seer_linear(c, h, b->fc2_w, b->fc2_b);
-    return seer_add(c, x, h);
+    return seer_add(c, x, residual_branch(c, net, h));
 }
 
 // A [1, 1, C] token seen as [B, 1, C] (stride 0 over the batch).
@@ -250,6 +297,22 @@ static seer_tensor *token_linear(seer_ctx *c, const seer_tensor *x, int i, const
     return y ? seer_reshape(c, y, 2, (int64_t[]){y->shape[0], y->shape[2]}) : NULL;
 }
 
+// x [B, S, S, 3] -> [B, S/p, S/p, C]: the p x p patch conv, or LV-ViT's stem then (p/2)-patches.
+static seer_tensor *patch_embed(seer_ctx *c, const vit *net, const seer_tensor *x) {
+    int p = net->cfg.patch_size;
+    if (net->cfg.stem_dim) {
+        const seer_conv2d_params c7 = {.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3},
+                                 c3 = {.pad_h = 1, .pad_w = 1};
+        x = seer_conv2d_fused(c, x, net->stem_w[0], net->stem_b[0], &c7, NULL,
+                              true); // [B, S/2, S/2, w]
+        x = seer_conv2d_fused(c, x, net->stem_w[1], net->stem_b[1], &c3, NULL, true);
+        x = seer_conv2d_fused(c, x, net->stem_w[2], net->stem_b[2], &c3, NULL, true);
+        p /= 2;
+    }
+    const seer_conv2d_params pe = {.stride_h = p, .stride_w = p};
+    return seer_conv2d(c, x, net->patch_w, net->patch_b, &pe);
+}
+
 seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, const vit_record *rec) {
     const vit *net = m->impl;
     const vit_config *g = &net->cfg;
@@ -265,9 +328,8 @@ seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, const v
         return NULL;
     }
     const int64_t B = x->shape[0], C = g->embed_dim, N = (int64_t)net->grid * net->grid;
-    seer_conv2d_params pe = {.stride_h = g->patch_size, .stride_w = g->patch_size};
-    seer_tensor *t = seer_conv2d(c, x, net->patch_w, net->patch_b, &pe); // [B, g, g, C]
-    t = seer_reshape(c, t, 3, (int64_t[]){B, N, C});                     // [B, N, C]
+    seer_tensor *t = patch_embed(c, net, x);         // [B, g, g, C]
+    t = seer_reshape(c, t, 3, (int64_t[]){B, N, C}); // [B, N, C]
     const seer_tensor *parts[3] = {expand_token(c, net->cls_token, B), NULL, NULL};
     int np = 1;
     if (g->distilled) parts[np++] = expand_token(c, net->dist_token, B);
@@ -277,11 +339,18 @@ seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, const v
         t = block_forward(c, net, &net->blocks[i], t,
                           rec && rec->masks && i < rec->n_masks ? &rec->masks[i] : NULL,
                           rec && rec->probs ? &rec->probs[i] : NULL);
-    return seer_layer_norm(c, t, net->norm_w, net->norm_b, LN_EPS);
+    return seer_layer_norm(c, t, net->norm_w, net->norm_b, net->ln_eps);
 }
 
 static seer_tensor *vit_head(seer_ctx *c, const vit *net, const seer_tensor *t) {
     seer_tensor *y = token_linear(c, t, 0, net->head_w, net->head_b); // [B, K]
+    if (net->cfg.aux_head && t) {
+        // token labeling, as evaluated: + 0.5 * the max over the patch tokens of aux_head
+        const int64_t L = t->shape[1];
+        seer_tensor *aux = seer_linear(c, seer_narrow(c, t, 1, 1, L - 1), net->aux_head_w,
+                                       net->aux_head_b); // [B, N, K]
+        return seer_add(c, y, seer_scale(c, seer_reduce(c, aux, 1, SEER_REDUCE_MAX), 0.5f, 0.0f));
+    }
     if (!net->cfg.distilled) return y;
     // eval: mean of the class and distillation heads
     seer_tensor *yd = token_linear(c, t, 1, net->head_dist_w, net->head_dist_b);
@@ -322,36 +391,36 @@ seer_tensor *seer_sparsifiner_forward_masks(seer_model *m, seer_ctx *c, const se
 #define DEIT(e, d, h, dist)                                                                        \
     {                                                                                              \
         .attn = VIT_ATTN_DENSE, .img_size = 224, .patch_size = 16, .embed_dim = e, .depth = d,     \
-        .num_heads = h, .num_classes = 1000, .mlp_ratio = 4.0, .distilled = dist                   \
+        .num_heads = h, .num_classes = 1000, .mlp_ratio = 4.0, .distilled = dist, .qkv_bias = true \
     }
 #define AGENT(img, e, h, a, layers)                                                                \
     {                                                                                              \
         .attn = VIT_ATTN_AGENT, .img_size = img, .patch_size = 16, .embed_dim = e, .depth = 12,    \
         .num_heads = h, .num_classes = 1000, .mlp_ratio = 4.0, .agent_num = {a, a, a, a},          \
-        .agent_layer = layers                                                                      \
+        .agent_layer = layers, .qkv_bias = true                                                    \
     }
 
 static const vit_config deit_tiny = DEIT(192, 12, 3, false), deit_small = DEIT(384, 12, 6, false),
                         deit_base = DEIT(768, 12, 12, false), deit_tiny_d = DEIT(192, 12, 3, true),
                         deit_small_d = DEIT(384, 12, 6, true),
                         deit_base_d = DEIT(768, 12, 12, true);
-// src/main.py builds `sparsifiner` on DeiT-S with sparsifiner_default_config.yaml: keep rate
-// 0.25 in all 12 blocks, REDUCE_N_FACTOR 6, REDUCE_C_FACTOR 2, BASIS_THRESHOLD 2e-2, top-8
-// basis coefficients, top-k connectivity, no token pruning.
-static const vit_config sparsifiner_cfg = {.attn = VIT_ATTN_SPARSIFINER,
-                                           .sparse_gather = true,
-                                           .img_size = 224,
-                                           .patch_size = 16,
-                                           .embed_dim = 384,
-                                           .depth = 12,
-                                           .num_heads = 6,
-                                           .num_classes = 1000,
-                                           .mlp_ratio = 4.0,
-                                           .attn_keep_rate = 0.25,
-                                           .reduce_n_factor = 6,
-                                           .reduce_c_factor = 2,
-                                           .basis_threshold = 2e-2,
-                                           .coef_topk = 8};
+// src/main.py builds both Sparsifiner models with sparsifiner_default_config.yaml's predictor:
+// keep rate 0.25 in every block (50 of 197 keys), REDUCE_N_FACTOR 6 (197 // 6 = 32 reduced
+// tokens), REDUCE_C_FACTOR 2, BASIS_THRESHOLD 2e-2, top-8 basis coefficients, top-k
+// connectivity, no token pruning.
+#define SPARSIFINER_DEFAULT                                                                        \
+    .attn = VIT_ATTN_SPARSIFINER, .sparse_gather = true, .img_size = 224, .patch_size = 16,        \
+    .num_classes = 1000, .attn_keep_rate = 0.25, .reduce_n_factor = 6, .reduce_c_factor = 2,       \
+    .basis_threshold = 2e-2, .coef_topk = 8
+// `sparsifiner`: on DeiT-S.
+static const vit_config sparsifiner_cfg = {SPARSIFINER_DEFAULT, .embed_dim = 384, .depth = 12,
+                                           .num_heads = 6,      .mlp_ratio = 4.0, .qkv_bias = true};
+// `sparsifiner_lvvit`: on LV-ViT-S (TokenLabeling's lvvit_s: embed 384, 16 blocks of 6 heads, MLP
+// ratio 3, p_emb '4_2' = a 64-wide stem, skip_lam 2, qkv_bias False, return_dense = the aux
+// head; nn.LayerNorm's eps 1e-5).
+static const vit_config sparsifiner_lvvit_cfg = {
+    SPARSIFINER_DEFAULT, .embed_dim = 384, .depth = 16,    .num_heads = 6,    .mlp_ratio = 3.0,
+    .stem_dim = 64,      .skip_lam = 2.0,  .ln_eps = 1e-5, .qkv_bias = false, .aux_head = true};
 // cfgs/agent_deit_{t,s,b}.yaml and agent_deit_s_448.yaml through models/build.py.
 static const vit_config agent_tiny = AGENT(224, 192, 3, 49, 12),
                         agent_small = AGENT(224, 384, 6, 49, 12),
@@ -376,6 +445,8 @@ const seer_arch seer_vit_archs[] = {
     VIT_ARCH("deit_small_distilled_patch16_224", deit_small_d, 224, "deit"),
     VIT_ARCH("deit_base_distilled_patch16_224", deit_base_d, 224, "deit"),
     VIT_ARCH("sparsifiner", sparsifiner_cfg, 224, "deit"),
+    // evaluated by the same src/main.py transform (not LV-ViT's own crop_pct 0.9)
+    VIT_ARCH("sparsifiner_lvvit", sparsifiner_lvvit_cfg, 224, "deit"),
     VIT_ARCH("agent_deit_tiny", agent_tiny, 224, "agent"),
     VIT_ARCH("agent_deit_small", agent_small, 224, "agent"),
     VIT_ARCH("agent_deit_base", agent_base, 224, "agent"),

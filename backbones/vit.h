@@ -1,16 +1,18 @@
 // The ViT family with pluggable attention: one DeiT trunk (patch embedding, class and
 // distillation tokens, pre-norm blocks, final norm, heads) whose blocks attend densely (DeiT,
 // timm's VisionTransformer), with Sparsifiner's instance-dependent sparse connectivity, or
-// with Agent Attention (Agent-DeiT).
+// with Agent Attention (Agent-DeiT). The trunk is also LV-ViT (token labeling), as Sparsifiner's
+// sparsifiner_lvvit.py runs it: a conv stem, scaled residuals and the token-labeling head.
 //
 // backbones/vit.c            trunk, presets, config, dense attention
 // backbones/vit_sparsifiner.c  Sparsifiner's connectivity predictor and masked attention
 // backbones/vit_agent.c      agent attention (the op and the block), load-time biases
 //
 // Weight names are the official state_dict keys: timm's for DeiT, the official repositories'
-// for Sparsifiner (blocks.{i}.attn.mask_predictor.*) and Agent-DeiT (blocks.{i}.attn.dwc,
-// *_bias). Metadata seer.config (comma-separated key=value, see vit_config_parse in vit.c)
-// overrides the preset's configuration: the golden fixtures use it for tiny models.
+// for Sparsifiner (blocks.{i}.attn.mask_predictor.*; on LV-ViT also patch_embed.{conv,bn}{1,2,3}
+// and aux_head) and Agent-DeiT (blocks.{i}.attn.dwc, *_bias). Metadata seer.config (comma-separated
+// key=value, see vit_config_parse in vit.c) overrides the preset's configuration: the golden
+// fixtures use it for tiny models.
 #ifndef SEER_VIT_H
 #define SEER_VIT_H
 
@@ -62,6 +64,13 @@ typedef struct vit_config {
     // Agent-DeiT
     int agent_num[4]; // per stage; block i uses agent_num[{0,1,2,2,2,3}[i / 2]]
     int agent_layer;  // blocks [0, agent_layer) use agent attention, the rest dense
+    // LV-ViT (src/models/sparsifiner_lvvit.py). Zero means DeiT's value where DeiT has one.
+    int stem_dim;    // > 0: conv 7x7/2 + two conv 3x3 (BatchNorm, ReLU), this wide, before a
+                     // (p/2) x (p/2) patch conv; 0: the p x p patch conv
+    double skip_lam; // both residual branches divided by it (0: 1)
+    double ln_eps;   // LayerNorm eps (0: timm's 1e-6; LV-ViT's nn.LayerNorm: 1e-5)
+    bool qkv_bias;   // DeiT: true; LV-ViT: false
+    bool aux_head;   // token labeling: logits = head(cls) + 0.5 * max over patches of aux_head
 } vit_config;
 
 typedef struct vit_block {
@@ -84,8 +93,11 @@ typedef struct vit {
     int n_prefix; // class (+ distillation) tokens
     int n_tokens; // L = n_prefix + grid^2
     seer_tensor *patch_w, *patch_b, *cls_token, *dist_token, *pos_embed;
+    seer_tensor *stem_w[3], *stem_b[3]; // LV-ViT's stem convs, BatchNorm folded in (OHWI, F32)
     vit_block *blocks;
     seer_tensor *norm_w, *norm_b, *head_w, *head_b, *head_dist_w, *head_dist_b;
+    seer_tensor *aux_head_w, *aux_head_b;
+    float ln_eps, skip_scale; // cfg's with the zeros resolved; skip_scale = 1 / skip_lam
 } vit;
 
 // What a forward pass records for the attention view (vit_attention.c); NULL arrays are not

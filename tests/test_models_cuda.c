@@ -31,6 +31,7 @@ static const fixture fixtures[] = {
     {"vit_deit.weights.safetensors", "vit_deit.io.safetensors", "input", "logits"},
     {"vit_deit_dist.weights.safetensors", "vit_deit_dist.io.safetensors", "input", "logits"},
     {"vit_sparsifiner.weights.safetensors", "vit_sparsifiner.io.safetensors", "input", "logits"},
+    {"vit_sparsifiner_lvvit.weights.safetensors", "vit_sparsifiner_lvvit.io.safetensors", "input", "logits"},
     {"vit_agent32.weights.safetensors", "vit_agent32.io.safetensors", "input", "logits"},
     {"vit_agent48.weights.safetensors", "vit_agent48.io.safetensors", "input", "logits"},
 };

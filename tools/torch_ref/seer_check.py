@@ -44,14 +44,14 @@ def load_cifar(files):
     return ((x - MEAN) / STD).transpose(0, 3, 1, 2).copy()
 
 
-def seer_logits(seer, model, metadata, files, threads=2):
-    """Export model (F32) with metadata, run `seer classify --logits` on files: [N, classes] in
-    the order of files."""
+def seer_logits(seer, model, metadata, files, threads=2, args=()):
+    """Export model (F32) with metadata, run `seer classify --logits` (plus args, e.g. --model
+    NAME) on files: [N, classes] in the order of files."""
     with tempfile.TemporaryDirectory(prefix="seer_check_") as d:
         w, out = os.path.join(d, "model.safetensors"), os.path.join(d, "logits.safetensors")
         export_seer(model, w, metadata)
         cmd = [seer, "classify", "--weights", w, "--logits", out, "--format", "csv",
-               "--output", os.path.join(d, "top.csv"), "--threads", str(threads)] + files
+               "--output", os.path.join(d, "top.csv"), "--threads", str(threads)] + list(args) + files
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"seer failed ({r.returncode}): {' '.join(cmd[:6])} ...\n{r.stderr}")

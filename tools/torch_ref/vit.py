@@ -10,6 +10,13 @@ blocks attend
   agent        Agent Attention (Han et al. 2024, LeapLabTHU/Agent-Attention agent_deit.py) in the
                first `agent_layer` blocks, dense attention after.
 
+The same trunk is LV-ViT (Jiang et al. 2021, "token labeling") as Sparsifiner's
+src/models/sparsifiner_lvvit.py evaluates it (`sparsifiner_lvvit`): stem_dim > 0 puts a conv
+stem before the patch projection (conv 7x7/2, two conv 3x3, each BatchNorm + ReLU, stem_dim wide;
+then a (p/2) x (p/2) patch conv), skip_lam divides both residual branches, qkv_bias=False,
+LayerNorm eps 1e-5 (nn.LayerNorm's default), and aux_head adds the token-labeling head: eval
+logits = head(class token) + 0.5 * max over the patch tokens of aux_head(token).
+
 State_dict keys are the references' (timm's for DeiT; blocks.{i}.attn.mask_predictor.{proj_c_q,
 proj_c_k,proj_n,proj_back_n} for Sparsifiner; blocks.{i}.attn.{dwc,an_bias,...,ca_bias} for
 Agent-DeiT), which are the names seer's loader reads. The configuration fields are seer's
@@ -72,6 +79,29 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # [B, N, C]
 
 
+class ConvStem(nn.Module):
+    """LV-ViT's patch embedding (keys conv1..3, bn1..3, proj): conv 7x7 stride 2 and two conv
+    3x3, bias-free, each BatchNorm + ReLU, `width` channels; then (p/2) x (p/2) patches, stride
+    p/2, to embed_dim channels. Stride p overall, as the plain patch embedding."""
+
+    def __init__(self, patch_size, embed_dim, width):
+        super().__init__()
+        if patch_size % 2:
+            raise ValueError("the conv stem takes an even patch_size")
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.proj = nn.Conv2d(width, embed_dim, patch_size // 2, patch_size // 2)
+
+    def forward(self, x):
+        for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.conv3, self.bn3)):
+            x = F.relu(bn(conv(x)))
+        return self.proj(x).flatten(2).transpose(1, 2)  # [B, N, C]
+
+
 class Mlp(nn.Module):
     def __init__(self, dim, hidden):
         super().__init__()
@@ -84,12 +114,13 @@ class Mlp(nn.Module):
 
 
 class Attention(nn.Module):
-    """Dense multi-head softmax attention (timm Attention, qkv with bias). Keys qkv, proj."""
+    """Dense multi-head softmax attention (timm Attention; qkv with bias unless qkv_bias is
+    False, as LV-ViT). Keys qkv, proj."""
 
-    def __init__(self, dim, num_heads):
+    def __init__(self, dim, num_heads, qkv_bias=True):
         super().__init__()
         self.num_heads = num_heads
-        self.qkv = nn.Linear(dim, 3 * dim)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
     def heads(self, x):
@@ -163,8 +194,8 @@ class SparsifinerAttention(Attention):
     VisionTransformer.aux_loss); `dense` makes the forward attend densely (the reference's
     first, 'attn_recon', phase), the mask is then still predicted and the error recorded."""
 
-    def __init__(self, dim, num_heads, num_tokens, **predictor):
-        super().__init__(dim, num_heads)
+    def __init__(self, dim, num_heads, num_tokens, qkv_bias=True, **predictor):
+        super().__init__(dim, num_heads, qkv_bias)
         self.mask_predictor = MaskPredictor(dim, num_heads, num_tokens, **predictor)
         self.dense = False
         self.recon_error = None  # sum of squared errors of the last training forward
@@ -246,17 +277,20 @@ class AgentAttention(Attention):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, hidden, attn, drop_path=0.0):
+    """Pre-norm block; skip_lam (LV-ViT) divides both residual branches."""
+
+    def __init__(self, dim, hidden, attn, drop_path=0.0, ln_eps=LN_EPS, skip_lam=1.0):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
         self.attn = attn
-        self.norm2 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
         self.mlp = Mlp(dim, hidden)
         self.drop_path = DropPath(drop_path)
+        self.skip_lam = skip_lam
 
     def forward(self, x):
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = x + self.drop_path(self.attn(self.norm1(x))) / self.skip_lam
+        return x + self.drop_path(self.mlp(self.norm2(x))) / self.skip_lam
 
 
 class VisionTransformer(nn.Module):
@@ -264,13 +298,17 @@ class VisionTransformer(nn.Module):
 
     init: 'timm' (DeiT), 'sparsifiner' or 'agent': each reference's random initialization
     (default: the one of `attn`). forward returns the logits (distilled: the mean of the class
-    and distillation heads, as timm evaluates and as seer runs it).
+    and distillation heads, as timm evaluates and as seer runs it; aux_head: in eval mode the
+    class head plus 0.5 x the token-labeling head's max over the patch tokens, in training mode
+    the class head alone, as sparsifiner_lvvit.py returns them). stem_dim, skip_lam, ln_eps,
+    qkv_bias, aux_head: LV-ViT (module docstring); the defaults are DeiT's.
     """
 
     def __init__(self, attn="dense", img_size=224, patch_size=16, embed_dim=192, depth=12, num_heads=3,
                  num_classes=1000, mlp_ratio=4.0, distilled=False, attn_keep_rate=0.25, reduce_n_factor=6,
                  reduce_c_factor=2, basis_threshold=2e-2, coef_topk=8, agent_num=(49, 49, 49, 49),
-                 agent_layer=None, drop_path_rate=0.0, init=None):
+                 agent_layer=None, drop_path_rate=0.0, init=None, stem_dim=0, skip_lam=1.0, ln_eps=LN_EPS,
+                 qkv_bias=True, aux_head=False):
         super().__init__()
         if img_size % patch_size or embed_dim % num_heads:
             raise ValueError("img_size must be a multiple of patch_size, embed_dim of num_heads")
@@ -288,10 +326,17 @@ class VisionTransformer(nn.Module):
             self.cfg.update(agent_num="-".join(map(str, agent_num)), agent_layer=agent_layer)
         elif attn != "dense":
             raise ValueError(f"attn: dense, sparsifiner or agent, not {attn}")
+        # LV-ViT's fields, written only where they differ from DeiT's (older files lack them)
+        lv = dict(stem_dim=stem_dim, skip_lam=skip_lam, ln_eps=ln_eps, qkv_bias=int(bool(qkv_bias)),
+                  aux_head=int(bool(aux_head)))
+        self.cfg.update({k: v for k, v in lv.items()
+                         if v != dict(stem_dim=0, skip_lam=1.0, ln_eps=LN_EPS, qkv_bias=1, aux_head=0)[k]})
+        if aux_head and distilled:
+            raise ValueError("the token-labeling head takes one class token")
         grid = img_size // patch_size
         n_prefix = 2 if distilled else 1
         L = n_prefix + grid * grid
-        self.patch_embed = PatchEmbed(patch_size, embed_dim)
+        self.patch_embed = ConvStem(patch_size, embed_dim, stem_dim) if stem_dim else PatchEmbed(patch_size, embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if distilled else None
         self.pos_embed = nn.Parameter(torch.zeros(1, L, embed_dim))
@@ -303,16 +348,18 @@ class VisionTransformer(nn.Module):
                 if distilled:
                     raise ValueError("sparsifiner takes one class token")
                 return SparsifinerAttention(
-                    embed_dim, num_heads, L, keep_rate=attn_keep_rate, reduce_n_factor=reduce_n_factor,
+                    embed_dim, num_heads, L, qkv_bias=qkv_bias, keep_rate=attn_keep_rate, reduce_n_factor=reduce_n_factor,
                     reduce_c_factor=reduce_c_factor, basis_threshold=basis_threshold, coef_topk=coef_topk)
             if attn == "agent" and i < agent_layer:
                 return AgentAttention(embed_dim, num_heads, agent_num[STAGE_OF[i // 2]], grid)
-            return Attention(embed_dim, num_heads)
+            return Attention(embed_dim, num_heads, qkv_bias)
 
-        self.blocks = nn.ModuleList([Block(embed_dim, hidden, make_attn(i), dpr[i]) for i in range(depth)])
-        self.norm = nn.LayerNorm(embed_dim, eps=LN_EPS)
+        self.blocks = nn.ModuleList([Block(embed_dim, hidden, make_attn(i), dpr[i], ln_eps, skip_lam)
+                                     for i in range(depth)])
+        self.norm = nn.LayerNorm(embed_dim, eps=ln_eps)
         self.head = nn.Linear(embed_dim, num_classes)
         self.head_dist = nn.Linear(embed_dim, num_classes) if distilled else None
+        self.aux_head = nn.Linear(embed_dim, num_classes) if aux_head else None
         self.reset_parameters(init or {"dense": "timm"}.get(attn, attn))
 
     def reset_parameters(self, init):
@@ -326,7 +373,8 @@ class VisionTransformer(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 tn(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -374,6 +422,8 @@ class VisionTransformer(nn.Module):
         y = self.head(t[:, 0])
         if self.head_dist is not None:
             y = (y + self.head_dist(t[:, 1])) / 2
+        if self.aux_head is not None and not self.training:
+            y = y + 0.5 * self.aux_head(t[:, 1:]).max(1)[0]
         return y
 
     # ---- Sparsifiner training -------------------------------------------------------------
@@ -419,6 +469,9 @@ class VisionTransformer(nn.Module):
         L = N + (2 if c["distilled"] else 1)
         hidden = int(C * c["mlp_ratio"])
         macs = N * 3 * c["patch_size"] ** 2 * C
+        if c.get("stem_dim"):
+            S, n2 = c["stem_dim"], (c["img_size"] // 2) ** 2
+            macs = n2 * (3 * 49 * S + 2 * 9 * S * S) + N * (c["patch_size"] // 2) ** 2 * S * C
         for b in self.blocks:
             macs += L * (4 * C * C + 2 * C * hidden)
             a = b.attn
@@ -431,7 +484,24 @@ class VisionTransformer(nn.Module):
                 D = C // H
                 macs += H * (2 * L * D * mp.reduced_c + mp.reduced_c * L * mp.reduced_n + L * mp.reduced_c * mp.reduced_n
                              + (L - 1) * mp.reduced_n * L)
-        return macs + C * c["num_classes"]
+        return macs + C * c["num_classes"] * (1 + N * bool(c.get("aux_head")))
+
+
+# ---- LV-ViT ----------------------------------------------------------------------------------
+
+# src/main.py builds `sparsifiner_lvvit` as LV-ViT-S (embed 384, 16 blocks of 6 heads, MLP
+# ratio 3, p_emb '4_2': a 64-wide stem, skip_lam 2, no qkv bias, return_dense: the aux head)
+# with sparsifiner_default_config.yaml's predictor (keep rate 0.25 in all 16 blocks, reduce
+# factors 6 and 2, basis threshold 0.02, top-8 coefficients); nn.LayerNorm's eps 1e-5.
+LVVIT_S = dict(attn="sparsifiner", img_size=224, patch_size=16, embed_dim=384, depth=16, num_heads=6,
+               num_classes=1000, mlp_ratio=3.0, attn_keep_rate=0.25, reduce_n_factor=6, reduce_c_factor=2,
+               basis_threshold=2e-2, coef_topk=8, stem_dim=64, skip_lam=2.0, ln_eps=1e-5, qkv_bias=False,
+               aux_head=True)
+
+
+def build_sparsifiner_lvvit(**overrides):
+    """Sparsifiner on LV-ViT-S (`sparsifiner_lvvit`); overrides change LVVIT_S's fields."""
+    return VisionTransformer(**{**LVVIT_S, **overrides})
 
 
 # ---- the CIFAR-10 models ---------------------------------------------------------------------
