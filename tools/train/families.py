@@ -14,6 +14,7 @@ FAMILIES = {
     "van": ("van", "build_cifar", "cifar_metadata"),
     "biformer": ("biformer", "build_cifar", "cifar_metadata"),
     "sparsifiner": ("vit", "build_cifar_sparsifiner", "cifar_metadata_sparsifiner"),
+    "sparsifiner_lvvit": ("vit", "build_cifar_sparsifiner_lvvit", "cifar_metadata_sparsifiner_lvvit"),
     "agent": ("vit", "build_cifar_agent", "cifar_metadata_agent"),
     "resnet20": ("resnet_cifar", "build_cifar", "cifar_metadata"),  # smoke tests of the tools
 }
@@ -37,6 +38,8 @@ HPARAMS = {
     # crop_flip_cutout gave 75.65% (sparse-evaluated 78.7% when the dense phase ended): the plain
     # DeiT trunk overfits CIFAR-10 (train 98%) whatever the attention; see the README.
     "sparsifiner": dict(COMMON, lr=1e-3),
+    # not trained yet: Sparsifiner with LV-ViT's conv stem, for the >= 85% the DeiT trunk misses
+    "sparsifiner_lvvit": dict(COMMON, lr=1e-3, augment="crop_flip_cutout"),
     "agent": dict(COMMON, lr=1e-3),
     "resnet20": dict(COMMON, drop_path=0.0),
 }
