@@ -6,7 +6,8 @@
 //   2. Region-level routing: q_r, k_r = means of q, k over each region; affinity q_r k_r^T
 //      [B, S^2, S^2]; each region keeps the indices of its top-k regions.
 //   3. Token-level attention: every query pixel of a region attends to all pixels of its k
-//      routed regions (the gathered K/V), with scale qk_dim^-0.5, heads split in the channels.
+//      routed regions (seer_region_attention reads them in place; the reference gathers
+//      copies), with scale qk_dim^-0.5, heads split in the channels.
 //   4. Plus LePE, a depthwise conv over V as a full map; then the output Linear wo.
 // The routing weights are not applied to V (kv_gather 'none': param/diff/soft routing off).
 // Routing ties: seer_topk keeps the lower region index first; torch.topk on CPU may order exact
@@ -125,35 +126,10 @@ static seer_tensor *route(seer_ctx *c, const biformer_bra *a, seer_tensor *q, se
     return idx;
 }
 
-// Gather the routed regions: x [B, m, R, P, d], idx [B, R, k] -> [B, m, R, k * P, d], where
-// out[b, :, r] holds the pixels of regions idx[b, r, 0..k-1] in that order (one index_select
-// per image; the index is per image).
-static seer_tensor *gather_regions(seer_ctx *c, const seer_tensor *x, const seer_tensor *idx) {
-    if (!x || !idx) return NULL;
-    int64_t B = x->shape[0], m = x->shape[1], R = x->shape[2], P = x->shape[3], d = x->shape[4];
-    int64_t k = idx->shape[2];
-    seer_tensor **parts = calloc((size_t)B + 1, sizeof *parts);
-    if (!parts) {
-        seer_ctx_fail(c, SEER_STATUS_OOM, "biformer: out of host memory for %lld batch parts",
-                      (long long)B);
-        return NULL;
-    }
-    for (int64_t b = 0; b < B; b++) {
-        seer_tensor *x_b = seer_reshape(c, seer_narrow(c, x, 0, b, 1), 3, (int64_t[]){m, R, P * d});
-        seer_tensor *i_b = seer_reshape(c, seer_narrow(c, idx, 0, b, 1), 1, (int64_t[]){R * k});
-        parts[b] = seer_index_select(c, x_b, 1, i_b); // [m, R * k, P * d]
-    }
-    seer_tensor *out = parts[0];
-    if (B > 1 && seer_ctx_status(c) == SEER_STATUS_OK)
-        out = seer_concat(c, (const seer_tensor *const *)parts, (int)B, 0);
-    free(parts);
-    return seer_reshape(c, out, 5, (int64_t[]){B, m, R, k * P, d});
-}
-
 seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
                                   biformer_view *view) {
     if (!x) return NULL;
-    const int64_t S = a->n_win, qk = a->qk_dim, C = a->dim, m = a->heads, topk = a->topk;
+    const int64_t S = a->n_win, qk = a->qk_dim, C = a->dim, m = a->heads;
     const int64_t B = x->shape[0], H_in = x->shape[1], W_in = x->shape[2];
     const int64_t pad_b = (S - H_in % S) % S, pad_r = (S - W_in % S) % S;
     if ((pad_b || pad_r) && !a->auto_pad) {
@@ -175,23 +151,16 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     seer_tensor *v = heads_first(c, seer_narrow(c, qkv, 3, 2 * qk, C), m); // [B, m, R, P, C/m]
 
     // Region-level routing, then token-level attention of each region's pixels to the pixels
-    // of its topk routed regions. Heads and regions are independent: all in the batch dim.
-    seer_tensor *r_idx = route(c, a, q, k);           // [B, R, topk]
+    // of its topk routed regions (read in place).
+    seer_tensor *r_idx = route(c, a, q, k); // [B, R, topk]
     if (view) {
         view->map = biformer_view_map(c, a, q, k, r_idx, h, w, view->qx, view->qy);
         if (view->map && (pad_b || pad_r)) // the map without the padding's rows and columns
             view->map = seer_narrow(c, seer_narrow(c, view->map, 1, 0, H_in), 2, 0, W_in);
     }
-    seer_tensor *k_sel = gather_regions(c, k, r_idx); // [B, m, R, topk P, qk/m]
-    seer_tensor *v_sel = gather_regions(c, v, r_idx); // [B, m, R, topk P, C/m]
-    const int64_t N = B * m * R;
-    seer_tensor *o = seer_attention(c, seer_reshape(c, q, 4, (int64_t[]){N, 1, P, qk / m}),
-                                    seer_reshape(c, k_sel, 4, (int64_t[]){N, 1, topk * P, qk / m}),
-                                    seer_reshape(c, v_sel, 4, (int64_t[]){N, 1, topk * P, C / m}),
-                                    NULL, a->scale); // [N, 1, P, C/m]
+    seer_tensor *o = seer_region_attention(c, q, k, v, r_idx, a->scale); // [B, m, R, P, C/m]
 
     // Back to channels (m, C/m) and to the map: [B, m, R, P, C/m] -> [B, R, P, C] -> [B, H, W, C].
-    o = seer_reshape(c, o, 5, (int64_t[]){B, m, R, P, C / m});
     o = seer_reshape(c, seer_permute_copy(c, o, (int[]){0, 2, 3, 1, 4}), 4,
                      (int64_t[]){B, R, P, C});
     o = from_regions(c, o, S, h, w); // [B, H, W, C]

@@ -91,5 +91,11 @@ seer_status seer_halonet_sa_load(seer_loader *l, seer_model *m, halonet_sa *sa,
                                  int feat_h, int feat_w);
 // x: [B, H, W, dim] -> [B, H / stride, W / stride, dim]
 seer_tensor *seer_halonet_sa_forward(seer_ctx *c, const halonet_sa *sa, const seer_tensor *x);
+// timm's rel_logits_1d on both axes, composed of matmuls and a strided view (halonet_attn.c):
+// q [..., qh * qw, d] with n rows of queries -> [n, qh, qw, kh, kw]. Bottleneck attention's
+// position bias; tests/test_ops_halo.c builds halo attention's reference from it.
+seer_tensor *seer_halonet_rel_pos_logits(seer_ctx *c, const seer_tensor *q, int64_t n, int qh,
+                                         int qw, int kh, int kw, const seer_tensor *height_rel,
+                                         const seer_tensor *width_rel);
 
 #endif

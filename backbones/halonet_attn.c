@@ -16,9 +16,9 @@
 //                      + q[n, y, x] . width_rel[kw - 1 + j - x]
 // q: [..., qh * qw, d] contiguous with n rows of qh * qw queries; height_rel: [2 kh - 1, d],
 // width_rel: [2 kw - 1, d]. Out: [n, qh, qw, kh, kw].
-static seer_tensor *rel_pos_logits(seer_ctx *c, const seer_tensor *q, int64_t n, int qh, int qw,
-                                   int kh, int kw, const seer_tensor *height_rel,
-                                   const seer_tensor *width_rel) {
+seer_tensor *seer_halonet_rel_pos_logits(seer_ctx *c, const seer_tensor *q, int64_t n, int qh,
+                                         int qw, int kh, int kw, const seer_tensor *height_rel,
+                                         const seer_tensor *width_rel) {
     seer_tensor *lh = seer_matmul(c, q, height_rel, false, true, 1.0f, NULL); // [.., qh*qw, 2kh-1]
     seer_tensor *lw = seer_matmul(c, q, width_rel, false, true, 1.0f, NULL);  // [.., qh*qw, 2kw-1]
     if (!lh || !lw) return NULL;
@@ -48,9 +48,8 @@ static seer_tensor *avg_pool_2x2(seer_ctx *c, const seer_tensor *x) {
 }
 
 static seer_tensor *halo_forward(seer_ctx *c, const halonet_sa *sa, const seer_tensor *x) {
-    const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2];
-    const int bs = sa->block_size, bsd = sa->block_size_ds, win = sa->win_size;
-    const int nh = sa->num_heads, dqk = sa->dim_head_qk, dv = sa->dim_head_v;
+    const int64_t H = x->shape[1], W = x->shape[2];
+    const int bs = sa->block_size;
     if (H % bs != 0 || W % bs != 0) {
         seer_ctx_fail(c, SEER_STATUS_SHAPE,
                       "%s: halo attention needs a feature map divisible by its block size %d, "
@@ -59,42 +58,20 @@ static seer_tensor *halo_forward(seer_ctx *c, const halonet_sa *sa, const seer_t
                       sa->name, bs, (long long)H, (long long)W, bs);
         return NULL;
     }
-    const int64_t nhb = H / bs, nwb = W / bs, nb = B * nhb * nwb;
-
-    // q: [B, H / s, W / s, nh * dqk] -> blocks [nb, nh, bsd * bsd, dqk]
+    // q: [B, H / s, W / s, nh * dqk], in block_size / s blocks; kv: [B, H, W, nh * (dqk + dv)],
+    // zero-padded by the halo inside the op (timm pads after the projection)
     seer_conv2d_params pq = {.stride_h = sa->block_stride, .stride_w = sa->block_stride};
     seer_tensor *q = seer_conv2d(c, x, sa->q_w, NULL, &pq);
-    q = seer_reshape(c, q, 6, (int64_t[]){B * nhb, bsd, nwb, bsd, nh, dqk});
-    q = seer_permute_copy(c, q, (int[]){0, 2, 4, 1, 3, 5}); // [B * nhb, nwb, nh, bsd, bsd, dqk]
-    q = seer_reshape(c, q, 4, (int64_t[]){nb, nh, bsd * bsd, dqk});
-
-    // kv: [B, H, W, nh * (dqk + dv)], zero-padded by the halo after the projection and cut
-    // into win x win windows at stride bs: [B, nhb, nwb, win * win, nh * (dqk + dv)]
     seer_conv2d_params pkv = {0};
     seer_tensor *kv = seer_conv2d(c, x, sa->kv_w, NULL, &pkv);
-    seer_unfold_params pu = {.kernel_h = win,
-                             .kernel_w = win,
-                             .stride_h = bs,
-                             .stride_w = bs,
-                             .pad_h = sa->halo_size,
-                             .pad_w = sa->halo_size};
-    kv = seer_unfold(c, kv, &pu);
-    kv = seer_reshape(c, kv, 4, (int64_t[]){nb, win * win, nh, dqk + dv});
-    // each head's channels are [k | v]: k [nb, nh, win^2, dqk], v [nb, nh, win^2, dv]
-    const int to_heads[4] = {0, 2, 1, 3};
-    seer_tensor *k = seer_permute(c, seer_narrow(c, kv, 3, 0, dqk), to_heads);
-    seer_tensor *v = seer_permute(c, seer_narrow(c, kv, 3, dqk, dv), to_heads);
-
-    // attn = softmax(scale * q k^T + rel_pos(q)) over the window
-    seer_tensor *bias = rel_pos_logits(c, q, nb * nh, bsd, bsd, win, win, sa->height_rel,
-                                       sa->width_rel); // [nb * nh, bsd, bsd, win, win]
-    bias = seer_reshape(c, bias, 4, (int64_t[]){nb, nh, bsd * bsd, win * win});
-    seer_tensor *o = seer_attention(c, q, k, v, bias, sa->scale); // [nb, nh, bsd * bsd, dv]
-
-    // fold the blocks back: [B * nhb, nwb, nh, bsd, bsd, dv] -> [B, H / s, W / s, nh * dv]
-    o = seer_reshape(c, o, 6, (int64_t[]){B * nhb, nwb, nh, bsd, bsd, dv});
-    o = seer_permute_copy(c, o, (int[]){0, 3, 1, 4, 2, 5}); // [B * nhb, bsd, nwb, bsd, nh, dv]
-    o = seer_reshape(c, o, 4, (int64_t[]){B, nhb * bsd, nwb * bsd, nh * dv});
+    // softmax(scale * q k^T + rel_pos(q)) v over each block's win x win window, in one op (no
+    // unfolded windows or per-block logits in memory): [B, H / s, W / s, nh * dv]
+    const seer_halo_params hp = {.block_size = bs,
+                                 .halo_size = sa->halo_size,
+                                 .heads = sa->num_heads,
+                                 .dim_qk = sa->dim_head_qk,
+                                 .scale = sa->scale};
+    seer_tensor *o = seer_halo_attention(c, q, kv, sa->height_rel, sa->width_rel, &hp);
     return sa->avg_pool ? avg_pool_2x2(c, o) : o;
 }
 
@@ -121,8 +98,9 @@ static seer_tensor *bottleneck_forward(seer_ctx *c, const halonet_sa *sa, const 
     seer_tensor *v =
         seer_permute(c, seer_reshape(c, parts[2], 4, (int64_t[]){B, L, nh, dv}), to_heads);
 
-    seer_tensor *bias = rel_pos_logits(c, q, B * nh, (int)H, (int)W, (int)H, (int)W, sa->height_rel,
-                                       sa->width_rel); // [B * nh, H, W, H, W]
+    // bias: [B * nh, H, W, H, W]
+    seer_tensor *bias = seer_halonet_rel_pos_logits(c, q, B * nh, (int)H, (int)W, (int)H, (int)W,
+                                                    sa->height_rel, sa->width_rel);
     bias = seer_reshape(c, bias, 4, (int64_t[]){B, nh, L, L});
     seer_tensor *o = seer_attention(c, q, k, v, bias, sa->scale); // [B, nh, L, dv]
     o = seer_permute_copy(c, o, to_heads);                        // [B, L, nh, dv]

@@ -97,6 +97,15 @@ typedef struct seer_backend {
     // one dtype; p normalized. See seer_outlook_fold.
     seer_status (*outlook_fold)(seer_tensor *y, const seer_tensor *v, const seer_tensor *attn,
                                 int heads, const seer_unfold_params *p);
+    // q: [B, Hq, Wq, heads * dqk], kv: [B, H, W, heads * (dqk + dv)], rel: [2 win - 1, dqk],
+    // y: [B, Hq, Wq, heads * dv]; contiguous, one dtype, shapes checked. See seer_halo_attention.
+    seer_status (*halo_attention)(seer_tensor *y, const seer_tensor *q, const seer_tensor *kv,
+                                  const seer_tensor *height_rel, const seer_tensor *width_rel,
+                                  const seer_halo_params *p);
+    // q, k: [B, m, R, P, D], v: [B, m, R, P, Dv], idx: [B, R, topk] I32/I64, all contiguous;
+    // o: [B, m, R, P, Dv]. See seer_region_attention.
+    seer_status (*region_attention)(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
+                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

@@ -230,6 +230,36 @@ seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor
 // Cost is Lq * n * (D + Dv) per head: what a sparse attention pattern (Sparsifiner) saves.
 seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale);
+// BiFormer's bi-level routing attention at token level: the P pixels of region r attend to the
+// pixels of its routed regions idx[b, r, 0..topk-1], read in place (no gathered copies).
+// q, k: [B, m, R, P, D], v: [B, m, R, P, Dv] (m heads, R regions of P pixels), idx: I32/I64
+// [B, R, topk] (every head of an image routes alike). Out [B, m, R, P, Dv]:
+//   out[b,n,r,p] = sum over t, s of softmax(scale * q[b,n,r,p] . k[b,n,idx[b,r,t],s]) *
+//                  v[b,n,idx[b,r,t],s], the softmax over all topk * P keys.
+// A region index outside [0, R) is an error on the CPU and skipped on CUDA.
+seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                                   const seer_tensor *v, const seer_tensor *idx, float scale);
+// HaloNet's halo attention (timm HaloAttn after its q and kv projections), in one pass: no
+// unfolded key/value windows and no [.., bq^2, win^2] logits in memory.
+typedef struct seer_halo_params {
+    int block_size; // edge of the key blocks on kv's map (H, W multiples of it)
+    int halo_size;  // keys reach this far around a block; outside the map they are zeros
+    int heads;
+    int dim_qk;     // per-head channels of q and k (v has kv's channels / heads - dim_qk)
+    float scale;    // on q . k only (the position logits are not scaled)
+} seer_halo_params;
+// q: [B, Hq, Wq, heads * dim_qk], queries in bq x bq blocks with bq = Hq / (H / block_size)
+// (bq < block_size when the queries were strided); kv: [B, H, W, heads * (dim_qk + dv)], each
+// head's channels [k | v]; height_rel, width_rel: [2 win - 1, dim_qk], win = block_size + 2
+// halo_size (timm's PosEmbedRel). Query (y, x) of block (by, bx), head n, attends to the win x
+// win keys at (by * block_size - halo_size + i, bx * block_size - halo_size + j):
+//   logit[i, j] = scale * q . k[i, j] + q . height_rel[win - 1 + i - y]
+//                                     + q . width_rel[win - 1 + j - x]
+// softmax over the window (zero keys included, as timm pads after the projection), then the
+// weighted sum of v. Out: [B, Hq, Wq, heads * dv], the queries' layout.
+seer_tensor *seer_halo_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *kv,
+                                 const seer_tensor *height_rel, const seer_tensor *width_rel,
+                                 const seer_halo_params *p);
 
 #ifdef __cplusplus
 }

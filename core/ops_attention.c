@@ -1,4 +1,5 @@
-// Op front for scaled dot-product attention: softmax(scale * q k^T + bias) v.
+// Op fronts for attention: scaled dot-product (dense and over gathered keys) and HaloNet's
+// halo attention (blocked queries over haloed key windows, relative position logits).
 #include "core/ops_common.h"
 
 seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
@@ -89,4 +90,77 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
     if (!o) return NULL;
     return seer_op_finish(c, "attention_gather",
                           seer_op_backend(c)->attention_gather(o, qc, kc, vc, ic, scale), o);
+}
+
+// Fails unless rel is [2 win - 1, dqk] of q's dtype (timm's PosEmbedRel for a win x win window).
+static bool check_rel(seer_ctx *c, const char *what, const seer_tensor *rel, const seer_tensor *q,
+                      int64_t win, int dqk) {
+    if (rel->dtype == q->dtype && rel->ndim == 2 && rel->shape[0] == 2 * win - 1 &&
+        rel->shape[1] == dqk)
+        return true;
+    char br[128];
+    seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                  "halo_attention: expected %s [%lld, %d] %s (a %lld x %lld window), got %s %s",
+                  what, (long long)(2 * win - 1), dqk, seer_dtype_name(q->dtype), (long long)win,
+                  (long long)win, seer_tensor_shape_str(rel, br, sizeof br),
+                  seer_dtype_name(rel->dtype));
+    return false;
+}
+
+seer_tensor *seer_halo_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *kv,
+                                 const seer_tensor *height_rel, const seer_tensor *width_rel,
+                                 const seer_halo_params *p) {
+    SEER_OP_BEGIN(c, "halo_attention", q, kv, height_rel, width_rel);
+    if (!p) {
+        seer_ctx_fail(c, SEER_STATUS_ARG, "halo_attention: params are NULL");
+        return NULL;
+    }
+    if (!seer_op_check_float(c, "halo_attention", q)) return NULL;
+    const int bs = p->block_size, halo = p->halo_size, nh = p->heads, dqk = p->dim_qk;
+    if (bs < 1 || halo < 0 || nh < 1 || dqk < 1) {
+        seer_ctx_fail(c, SEER_STATUS_ARG,
+                      "halo_attention: block_size %d, heads %d and dim_qk %d must be >= 1 and "
+                      "halo_size %d >= 0",
+                      bs, nh, dqk, halo);
+        return NULL;
+    }
+    char bq[128], bk[128];
+    seer_tensor_shape_str(q, bq, sizeof bq);
+    seer_tensor_shape_str(kv, bk, sizeof bk);
+    if (q->ndim != 4 || kv->ndim != 4 || kv->dtype != q->dtype || kv->shape[0] != q->shape[0] ||
+        q->shape[3] != (int64_t)nh * dqk || kv->shape[3] % nh || kv->shape[3] / nh <= dqk) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "halo_attention: expected q [B, Hq, Wq, %d] and kv [B, H, W, %d * (%d + dv)] "
+                      "of one dtype (%d heads of %d q/k channels), got q %s %s, kv %s %s",
+                      nh * dqk, nh, dqk, nh, dqk, bq, seer_dtype_name(q->dtype), bk,
+                      seer_dtype_name(kv->dtype));
+        return NULL;
+    }
+    // key blocks tile kv's map; query blocks (bq x bq) tile q's map in the same grid
+    const int64_t H = kv->shape[1], W = kv->shape[2], nhb = H / bs, nwb = W / bs;
+    const int64_t bqs = nhb > 0 ? q->shape[1] / nhb : 0;
+    if (H % bs || W % bs || nhb < 1 || nwb < 1 || bqs < 1 || bqs > bs ||
+        q->shape[1] != nhb * bqs || q->shape[2] != nwb * bqs) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "halo_attention: kv's map must be a grid of %dx%d blocks and q's the same "
+                      "grid of square blocks at most that size, got q %s for kv %s",
+                      bs, bs, bq, bk);
+        return NULL;
+    }
+    const int64_t win = (int64_t)bs + 2 * (int64_t)halo;
+    if (!check_rel(c, "height_rel", height_rel, q, win, dqk) ||
+        !check_rel(c, "width_rel", width_rel, q, win, dqk))
+        return NULL;
+    const seer_tensor *qc = seer_op_contig(c, q);
+    const seer_tensor *kc = qc ? seer_op_contig(c, kv) : NULL;
+    const seer_tensor *hc = kc ? seer_op_contig(c, height_rel) : NULL;
+    const seer_tensor *wc = hc ? seer_op_contig(c, width_rel) : NULL;
+    if (!wc) return NULL;
+    // out: [B, Hq, Wq, heads * dv]
+    const int64_t shape[4] = {q->shape[0], q->shape[1], q->shape[2],
+                              kv->shape[3] - (int64_t)nh * dqk};
+    seer_tensor *out = seer_ctx_tensor(c, q->dtype, 4, shape);
+    if (!out) return NULL;
+    return seer_op_finish(c, "halo_attention",
+                          seer_op_backend(c)->halo_attention(out, qc, kc, hc, wc, p), out);
 }

@@ -38,4 +38,6 @@ const seer_backend seer_cpu_backend = {
     .attention_gather = seer_cpu_attention_gather,
     .conv2d_fused = seer_cpu_conv2d_fused,
     .outlook_fold = seer_cpu_outlook_fold,
+    .halo_attention = seer_cpu_halo_attention,
+    .region_attention = seer_cpu_region_attention,
 };

@@ -41,6 +41,11 @@ seer_status seer_cpu_outlook_fold(seer_tensor *y, const seer_tensor *v, const se
                                   int heads, const seer_unfold_params *p);
 seer_status seer_cpu_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
 seer_status seer_cpu_attention_gather(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *idx, float scale);
+seer_status seer_cpu_halo_attention(seer_tensor *y, const seer_tensor *q, const seer_tensor *kv,
+                                    const seer_tensor *height_rel, const seer_tensor *width_rel,
+                                    const seer_halo_params *p);
+seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
+                                      const seer_tensor *v, const seer_tensor *idx, float scale);
 
 // ---- helpers shared by CPU kernels (not in the table) ---------------------------------------
 // Row-major C = alpha * op(A) @ op(B) + beta * C through OpenBLAS (or a plain loop without it).

@@ -38,4 +38,6 @@ const seer_backend seer_cuda_backend = {
     /* attention_gather */ seer_cuda_attention_gather,
     /* conv2d_fused */ NULL,  // seer_conv2d_fused composes conv2d, add and relu
     /* outlook_fold */ seer_cuda_outlook_fold,
+    /* halo_attention */ seer_cuda_halo_attention,
+    /* region_attention */ seer_cuda_region_attention,
 };

@@ -40,5 +40,10 @@ seer_status seer_cuda_outlook_fold(seer_tensor *y, const seer_tensor *v, const s
                                    int heads, const seer_unfold_params *p);
 seer_status seer_cuda_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
 seer_status seer_cuda_attention_gather(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *idx, float scale);
+seer_status seer_cuda_halo_attention(seer_tensor *y, const seer_tensor *q, const seer_tensor *kv,
+                                     const seer_tensor *height_rel, const seer_tensor *width_rel,
+                                     const seer_halo_params *p);
+seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
+                                       const seer_tensor *v, const seer_tensor *idx, float scale);
 
 #endif
