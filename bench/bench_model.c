@@ -14,6 +14,11 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int seer_bench_model(int argc, char **argv) {
     const char *weights = NULL, *arch = NULL;
     seer_device dev = SEER_DEVICE_CPU;
@@ -49,12 +54,16 @@ int seer_bench_model(int argc, char **argv) {
     size_t n = (size_t)batch * size * size * 3;
     float *x = malloc(n * sizeof *x);
     unsigned s = 7;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; x && i < n; i++) {
         s = s * 1664525u + 1013904223u;
         x[i] = (float)(s >> 8) / 16777216.0f * 4.0f - 2.0f;
     }
     seer_ctx *c = seer_ctx_new(dev);
-    double best = 1e30, total = 0;
+    double best = 1e30, total = 0, *times = malloc((size_t)iters * sizeof *times);
+    if (!x || !times || !c) {
+        fprintf(stderr, "seer_bench: out of memory or no %s device\n", seer_device_name(dev));
+        return 1;
+    }
     for (int it = -2; it < iters; it++) {  // two warm-up passes (arena growth, cuDNN plans)
         seer_ctx_reset(c);
         seer_tensor *in = seer_from_host(c, x, dt, 4, (int64_t[]){batch, size, size, 3});
@@ -68,13 +77,19 @@ int seer_bench_model(int argc, char **argv) {
             return 1;
         }
         if (it >= 0) {
+            times[it] = t;
             total += t;
             if (t < best) best = t;
         }
     }
-    printf("seer %-24s %-4s %-4s batch %4d  %8.2f ms/batch (best %8.2f)  %9.1f img/s  arena %.0f MiB\n",
+    qsort(times, (size_t)iters, sizeof *times, cmp_double);
+    double median = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
+    printf("seer %-24s %-4s %-4s batch %4d  %8.2f ms/batch (best %8.2f, median %8.2f)  %9.1f img/s  "
+           "arena %.0f MiB\n",
            m->arch->name, seer_device_name(dev), seer_dtype_name(dt), batch, 1e3 * total / iters,
-           1e3 * best, batch * iters / total, seer_arena_high_water(seer_ctx_arena(c)) / 1048576.0);
+           1e3 * best, 1e3 * median, batch * iters / total,
+           seer_arena_high_water(seer_ctx_arena(c)) / 1048576.0);
+    free(times);
     free(x);
     seer_ctx_free(c);
     seer_model_free(m);

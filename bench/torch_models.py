@@ -18,7 +18,8 @@ import types
 import torch
 
 
-def save_safetensors(path, sd, arch):
+def save_safetensors(path, sd, arch, config=None):
+    """config: metadata seer.config (overrides of the arch's preset, e.g. "img_size=384")."""
     header, blobs, off = {}, [], 0
     for k, v in sd.items():
         if k.endswith("num_batches_tracked"):
@@ -28,7 +29,7 @@ def save_safetensors(path, sd, arch):
         header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)
-    header["__metadata__"] = {"seer.arch": arch}
+    header["__metadata__"] = {"seer.arch": arch, **({"seer.config": config} if config else {})}
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
     with open(path, "wb") as f:

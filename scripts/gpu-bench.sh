@@ -40,3 +40,17 @@ if [[ "${SEER_BENCH_MODELS:-1}" == 1 ]] && python3 -c "import timm" 2> /dev/null
     done
   done
 fi
+
+# Issue 7: dense DeiT-S vs Sparsifiner vs Agent-DeiT-S at 224/384/512, the official references
+# (PyTorch eager F32 and bf16 autocast) and seer (f32, bf16) in the same run. The reference files
+# come from `bench/attention_table.sh pack` here (.gpu/ref); the tables are the log's last lines.
+if [[ "${SEER_BENCH_ATTN:-1}" == 1 ]]; then
+  if [[ -f .gpu/ref/Sparsifiner/src/models/sparsifiner.py ]] && python3 -c "import timm" 2> /dev/null; then
+    echo "== attention table: dense vs Sparsifiner vs Agent (cuda) =="
+    OUT=/tmp/attention_table BATCHES=${SEER_ATTN_BATCHES:-1,64} ITERS=${SEER_ATTN_ITERS:-10} \
+      REPEATS=${SEER_ATTN_REPEATS:-3} bash bench/attention_table.sh cuda > "$out/attention-table.log" 2>&1
+    tail -n 40 "$out/attention-table.log"
+  else
+    echo "== attention table skipped: run 'bench/attention_table.sh pack' here first (needs .gpu/ref) =="
+  fi
+fi
