@@ -21,7 +21,7 @@ and writes the same weights as DIR/<model>_<size>.safetensors (seer.config img_s
 GPU machine). One JSON line per measurement goes to DIR/torch_attention.jsonl.
 """
 import argparse
-import importlib.util
+import importlib
 import json
 import math
 import os
@@ -32,6 +32,9 @@ import types
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from ref_sparsifiner import load_module, sparsifiner_cfg  # noqa: E402
+
 MODELS = ("deit", "sparsifiner", "agent")
 ARCH = {"deit": "deit_small_patch16_224", "sparsifiner": "sparsifiner", "agent": "agent_deit_small"}
 C, H, DEPTH, PATCH = 384, 6, 12, 16  # DeiT-S
@@ -169,37 +172,6 @@ def print_table(out):
 
 
 # ---- the references -------------------------------------------------------------------------
-
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def sparsifiner_cfg(ref):
-    import yaml
-    from yacs.config import CfgNode
-    cfg = load_module("sparsifiner_default_config",
-                      os.path.join(ref, "Sparsifiner", "src", "config", "default_config.py")).get_cfg_defaults()
-    with open(os.path.join(ref, "Sparsifiner", "experiments-results-analysis", "experiments",
-                           "sparsifiner_default_config.yaml")) as f:
-        raw = yaml.safe_load(f)
-
-    def fix(d):  # PyYAML (YAML 1.1) reads 2e-2 as a string
-        for k, v in d.items():
-            if isinstance(v, dict):
-                fix(v)
-            elif isinstance(v, str):
-                try:
-                    d[k] = float(v)
-                except ValueError:
-                    pass
-        return d
-    cfg.merge_from_other_cfg(CfgNode(fix(raw)))
-    return cfg
-
 
 def build(name, size, ref):
     """The reference model at input size `size`, random weights (seed 0), eval mode."""

@@ -32,6 +32,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import seer_st  # noqa: E402
+from ref_sparsifiner import load_module, sparsifiner_cfg  # noqa: E402
 
 REF = os.environ.get("SEER_REF", "/work/ref")
 sys.path.insert(0, os.path.join(REF, "pytorch-image-models"))
@@ -47,31 +48,8 @@ PHOTOS = ["n01498041_stingray.JPEG", "n02110185_Siberian_husky.JPEG", "n03345487
 
 def sparsifiner_module_and_cfg():
     """src/models/sparsifiner.py and the yacs cfg of sparsifiner_default_config.yaml."""
-    import yaml
-    from yacs.config import CfgNode
-    src = os.path.join(REF, "Sparsifiner", "src")
-    sys.path.insert(0, os.path.join(src, "config"))
-    from default_config import get_cfg_defaults
-    cfg = get_cfg_defaults()
-    path = os.path.join(REF, "Sparsifiner", "experiments-results-analysis", "experiments",
-                        "sparsifiner_default_config.yaml")
-    with open(path) as f:
-        raw = yaml.safe_load(f)
-
-    def fix(d):  # PyYAML (YAML 1.1) reads 2e-2 as a string
-        for k, v in d.items():
-            if isinstance(v, dict):
-                fix(v)
-            elif isinstance(v, str):
-                try:
-                    d[k] = float(v)
-                except ValueError:
-                    pass
-        return d
-    cfg.merge_from_other_cfg(CfgNode(fix(raw)))
-    spec = importlib.util.spec_from_file_location("sparsifiner_ref", os.path.join(src, "models", "sparsifiner.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    cfg = sparsifiner_cfg(REF)
+    mod = load_module("sparsifiner_ref", os.path.join(REF, "Sparsifiner", "src", "models", "sparsifiner.py"))
     return mod, cfg
 
 
@@ -90,11 +68,8 @@ def build_sparsifiner(img_size=224, patch_size=16, embed_dim=384, depth=12, num_
 
 def sparsifiner_lvvit_module():
     """src/models/sparsifiner_lvvit.py (the cfg is sparsifiner_module_and_cfg's)."""
-    src = os.path.join(REF, "Sparsifiner", "src", "models", "sparsifiner_lvvit.py")
-    spec = importlib.util.spec_from_file_location("sparsifiner_lvvit_ref", src)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module("sparsifiner_lvvit_ref",
+                       os.path.join(REF, "Sparsifiner", "src", "models", "sparsifiner_lvvit.py"))
 
 
 def build_sparsifiner_lvvit(img_size=224, patch_size=16, embed_dim=384, depth=16, num_heads=6, num_classes=1000,

@@ -1,0 +1,42 @@
+"""Loading the official Sparsifiner code (lim142857/Sparsifiner, checked out outside this repo)
+for the scripts that run it as a reference (tools/golden/make_vit.py, bench/torch_attention.py):
+its default yacs config merged with sparsifiner_default_config.yaml, and modules by path."""
+import importlib.util
+import os
+import sys
+
+
+def load_module(name, path):
+    """Imports the file at path as module `name` (registered in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _floats(d):
+    """PyYAML (YAML 1.1) reads 2e-2 as a string: numbers back to floats, in place."""
+    for k, v in d.items():
+        if isinstance(v, dict):
+            _floats(v)
+        elif isinstance(v, str):
+            try:
+                d[k] = float(v)
+            except ValueError:
+                pass
+    return d
+
+
+def sparsifiner_cfg(ref):
+    """The yacs cfg src/main.py evaluates `sparsifiner` with: src/config/default_config.py's
+    defaults merged with experiments/sparsifiner_default_config.yaml. ref: the folder holding
+    the Sparsifiner checkout."""
+    import yaml
+    from yacs.config import CfgNode
+    cfg = load_module("sparsifiner_default_config",
+                      os.path.join(ref, "Sparsifiner", "src", "config", "default_config.py")).get_cfg_defaults()
+    with open(os.path.join(ref, "Sparsifiner", "experiments-results-analysis", "experiments",
+                           "sparsifiner_default_config.yaml")) as f:
+        cfg.merge_from_other_cfg(CfgNode(_floats(yaml.safe_load(f))))
+    return cfg
