@@ -1,9 +1,7 @@
 // CUDA sparse attention over gathered keys (see seer_attention_gather in core/ops.h): one warp
-// per query row. Each lane keeps a slice of the query; for every selected key the warp forms
-// the dot product with a shuffle reduction, the running maximum and sum give the softmax in
-// one pass (online), and each lane accumulates its slice of the output. Reads only the n
+// per query row (warp_attention.cuh: online softmax over the selected keys). Reads only the n
 // selected key and value rows: the cost is what the sparse pattern leaves.
-#include "core/cuda/cuda_common.cuh"
+#include "core/cuda/warp_attention.cuh"
 
 namespace {
 
@@ -20,43 +18,14 @@ __global__ void attention_gather_kernel(T *o, const T *q, const T *k, const T *v
     const int64_t bh = r / lq;
     const T *qr = q + r * d, *kb = k + bh * (int64_t)lk * d, *vb = v + bh * (int64_t)lk * dv;
     const I *ir = idx + r * n;
-    float qs[kMaxSlice], acc[kMaxSlice];
-#pragma unroll
-    for (int s = 0; s < kMaxSlice; s++) {
-        int e = lane + 32 * s;
-        qs[s] = e < d ? seer_cu_f(qr[e]) : 0.0f;
-        acc[s] = 0.0f;
-    }
-    float mx = -INFINITY, sum = 0.0f;
+    warp_attention_row<kMaxSlice> row;
+    row.begin(qr, d, lane);
     for (int j = 0; j < n; j++) {
         const int64_t key = (int64_t)ir[j];
         if (key < 0 || key >= lk) continue;  // empty slot (out of range masks on CUDA)
-        const T *kr = kb + key * d;
-        float dot = 0.0f;
-#pragma unroll
-        for (int s = 0; s < kMaxSlice; s++) {
-            int e = lane + 32 * s;
-            if (e < d) dot += qs[s] * seer_cu_f(kr[e]);
-        }
-        dot = scale * seer_cu_warp_sum(dot);
-        // online softmax: rescale what was accumulated when the maximum grows
-        const float m2 = fmaxf(mx, dot), old = __expf(mx - m2), p = __expf(dot - m2);
-        sum = sum * old + p;
-        const T *vr = vb + key * dv;
-#pragma unroll
-        for (int s = 0; s < kMaxSlice; s++) {
-            int e = lane + 32 * s;
-            acc[s] = acc[s] * old + (e < dv ? p * seer_cu_f(vr[e]) : 0.0f);
-        }
-        mx = m2;
+        row.add(kb + key * d, vb + key * dv, d, dv, scale, lane);
     }
-    T *orow = o + r * dv;
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;  // no valid key: zeros
-#pragma unroll
-    for (int s = 0; s < kMaxSlice; s++) {
-        int e = lane + 32 * s;
-        if (e < dv) orow[e] = seer_cu_store<T>(acc[s] * inv);
-    }
+    row.finish(o + r * dv, dv, lane);  // no valid key: zeros
 }
 
 }  // namespace

@@ -1,9 +1,7 @@
 // CUDA routed region attention (see seer_region_attention in core/ops.h): one warp per query
-// pixel, as attention_gather.cu: each lane holds a slice of the query, the warp forms each
-// key's dot product with a shuffle reduction and the softmax online (running maximum and
-// sum), and each lane accumulates its slice of the output. The keys are the pixels of the
+// pixel (warp_attention.cuh: online softmax over the keys). The keys are the pixels of the
 // query region's routed regions, read where they are: no gathered copies of K and V.
-#include "core/cuda/cuda_common.cuh"
+#include "core/cuda/warp_attention.cuh"
 
 namespace {
 
@@ -18,47 +16,17 @@ __global__ void region_attention_kernel(T *o, const T *q, const T *k, const T *v
     const int64_t row = (int64_t)blockIdx.x * kWarps + (threadIdx.x >> 5);
     if (row >= rows) return;
     const int64_t r = (row / P) % R, bn = row / ((int64_t)P * R), b = bn / m;
-    const T *qr = q + row * d;
     const I *ir = idx + (b * R + r) * topk;
-    float qs[kMaxSlice], acc[kMaxSlice];
-#pragma unroll
-    for (int s = 0; s < kMaxSlice; s++) {
-        int e = lane + 32 * s;
-        qs[s] = e < d ? seer_cu_f(qr[e]) : 0.0f;
-        acc[s] = 0.0f;
-    }
-    float mx = -INFINITY, sum = 0.0f;
+    warp_attention_row<kMaxSlice> acc;
+    acc.begin(q + row * d, d, lane);
     for (int t = 0; t < topk; t++) {
         const int64_t reg = (int64_t)ir[t];
         if (reg < 0 || reg >= R) continue; // checked by the CPU backend; skipped here
         const T *kb = k + (bn * R + reg) * P * d, *vb = v + (bn * R + reg) * P * dv;
-        for (int p = 0; p < P; p++) {
-            const T *kr = kb + (int64_t)p * d;
-            float dot = 0.0f;
-#pragma unroll
-            for (int s = 0; s < kMaxSlice; s++) {
-                int e = lane + 32 * s;
-                if (e < d) dot += qs[s] * seer_cu_f(kr[e]);
-            }
-            dot = scale * seer_cu_warp_sum(dot);
-            const float m2 = fmaxf(mx, dot), old = __expf(mx - m2), w = __expf(dot - m2);
-            sum = sum * old + w;
-            const T *vr = vb + (int64_t)p * dv;
-#pragma unroll
-            for (int s = 0; s < kMaxSlice; s++) {
-                int e = lane + 32 * s;
-                acc[s] = acc[s] * old + (e < dv ? w * seer_cu_f(vr[e]) : 0.0f);
-            }
-            mx = m2;
-        }
+        for (int p = 0; p < P; p++)
+            acc.add(kb + (int64_t)p * d, vb + (int64_t)p * dv, d, dv, scale, lane);
     }
-    T *orow = o + row * dv;
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-#pragma unroll
-    for (int s = 0; s < kMaxSlice; s++) {
-        int e = lane + 32 * s;
-        if (e < dv) orow[e] = seer_cu_store<T>(acc[s] * inv);
-    }
+    acc.finish(o + row * dv, dv, lane);
 }
 
 } // namespace
