@@ -1,6 +1,8 @@
 // CPU routed region attention (see seer_region_attention in core/ops.h): one task per (batch,
-// head, query pixel); the scores of its topk * P keys in a per-thread scratch buffer. Reads
-// the routed regions' keys and values in place: nothing is gathered.
+// head, region). The routed regions' keys and values (each region's P rows are contiguous) are
+// copied into a per-thread scratch, then the region's P queries go through two small GEMMs
+// and a softmax between them, as one block of dense attention: nothing of the size of all the
+// gathered K/V or of all the scores is made.
 #include <math.h>
 #include <string.h>
 
@@ -16,7 +18,7 @@ seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, cons
     if (q->dtype != SEER_F32)
         return seer_fail(SEER_STATUS_UNSUPPORTED, "cpu region_attention computes in f32 only");
     const int64_t B = q->shape[0], m = q->shape[1], R = q->shape[2], P = q->shape[3];
-    const int64_t D = q->shape[4], Dv = v->shape[4], topk = idx->shape[2], n = topk * P;
+    const int64_t D = q->shape[4], Dv = v->shape[4], topk = idx->shape[2], L = topk * P;
     for (int64_t i = 0, total = B * R * topk; i < total; i++) { // before any work
         int64_t reg = region_at(idx, i);
         if (reg < 0 || reg >= R)
@@ -24,45 +26,40 @@ seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, cons
                              "region_attention: region %lld (element %lld of idx) is out of "
                              "range for %lld regions", (long long)reg, (long long)i, (long long)R);
     }
+    const int64_t tasks = B * m * R;
+    if (tasks == 0 || P == 0 || Dv == 0) return SEER_STATUS_OK;
     const float *qp = q->data, *kp = k->data, *vp = v->data;
     float *op = o->data;
-    const int64_t rows = B * m * R * P;
+    const size_t floats = (size_t)(L * D + L * Dv + P * L);
     bool oom = false;
-#pragma omp parallel
+    // Tasks are small (a region's products): OpenMP over them, BLAS single-threaded inside.
+#pragma omp parallel if (tasks > 1)
     {
-        float *s = seer_cpu_scratch((size_t)(n > 0 ? n : 1) * sizeof *s);
-        if (!s) {
+        float *scratch = seer_cpu_scratch(floats * sizeof(float));
+        if (!scratch) {
 #pragma omp atomic write
             oom = true;
         }
 #pragma omp for schedule(static)
-        for (int64_t row = 0; row < rows; row++) {
-            if (!s) continue;
-            const int64_t r = (row / P) % R, bn = row / (P * R), b = bn / m;
-            const float *qr = qp + row * D;
-            float *orow = op + row * Dv;
-            float mx = -INFINITY;
-            for (int64_t t = 0; t < topk; t++) {
-                const int64_t reg = region_at(idx, (b * R + r) * topk + t);
-                const float *kr = kp + (bn * R + reg) * P * D;
-                for (int64_t p = 0; p < P; p++, kr += D) {
-                    float dot = 0;
-                    for (int64_t e = 0; e < D; e++) dot += qr[e] * kr[e];
-                    s[t * P + p] = scale * dot;
-                    if (s[t * P + p] > mx) mx = s[t * P + p];
-                }
+        for (int64_t t = 0; t < tasks; t++) {
+            if (!scratch) continue;
+            const int64_t r = t % R, bn = t / R, b = bn / m;
+            float *kw = scratch, *vw = kw + L * D, *s = vw + L * Dv; // [L, D], [L, Dv], [P, L]
+            for (int64_t j = 0; j < topk; j++) {
+                const int64_t reg = region_at(idx, (b * R + r) * topk + j);
+                memcpy(kw + j * P * D, kp + (bn * R + reg) * P * D, (size_t)(P * D) * sizeof *kw);
+                memcpy(vw + j * P * Dv, vp + (bn * R + reg) * P * Dv,
+                       (size_t)(P * Dv) * sizeof *vw);
             }
-            float sum = 0;
-            for (int64_t j = 0; j < n; j++) sum += s[j] = expf(s[j] - mx);
-            memset(orow, 0, (size_t)Dv * sizeof *orow);
-            for (int64_t t = 0; t < topk; t++) {
-                const int64_t reg = region_at(idx, (b * R + r) * topk + t);
-                const float *vr = vp + (bn * R + reg) * P * Dv;
-                for (int64_t p = 0; p < P; p++, vr += Dv) {
-                    const float w = s[t * P + p] / sum;
-                    for (int64_t e = 0; e < Dv; e++) orow[e] += w * vr[e];
-                }
+            seer_cpu_sgemm(false, true, P, L, D, scale, qp + t * P * D, D, kw, D, 0.0f, s, L);
+            for (int64_t i = 0; i < P; i++) {
+                float *row = s + i * L, mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < L; j++) mx = row[j] > mx ? row[j] : mx;
+                for (int64_t j = 0; j < L; j++) sum += row[j] = expf(row[j] - mx);
+                const float inv = 1.0f / sum;
+                for (int64_t j = 0; j < L; j++) row[j] *= inv;
             }
+            seer_cpu_sgemm(false, false, P, Dv, L, 1.0f, s, L, vw, Dv, 0.0f, op + t * P * Dv, Dv);
         }
     }
     if (oom) return seer_fail(SEER_STATUS_OOM, "cpu region_attention: out of host memory");
