@@ -68,10 +68,14 @@ run() {
   "$SEER_BIN"/seer_tests --jobs 4 2>&1 | tee "$out/gpu-check-all.log" | grep -E "FAIL|Synthesis" | tail -n 20 || true
   echo "== model golden fixtures on CUDA (F32 and BF16) =="
   grep -E "^models_cuda" "$out/gpu-check-all.log" | sort
-  if command -v compute-sanitizer > /dev/null; then
+  # The sanitizer pass is the slow part (on 2026-12-03 it had not finished when the whole
+  # check hit its 330 s limit, with training sharing the GPU): SEER_GPU_SANITIZER=0 skips it,
+  # SEER_GPU_SANITIZER_S (default 300) bounds it.
+  if [[ ${SEER_GPU_SANITIZER:-1} != 0 ]] && command -v compute-sanitizer > /dev/null; then
     echo "== compute-sanitizer (memcheck) over the CUDA op tests =="
     # The deliberate out-of-memory test shows up as two API errors (cudaMalloc, cudaGetLastError).
-    compute-sanitizer --tool memcheck --print-limit 20 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 \
+    timeout "${SEER_GPU_SANITIZER_S:-300}" \
+      compute-sanitizer --tool memcheck --print-limit 20 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 \
       2>&1 | tee "$out/gpu-check-sanitizer.log" | grep -E "ERROR SUMMARY|Synthesis|=========" | tail -n 20 || true
   fi
 }
