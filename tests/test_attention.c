@@ -162,3 +162,28 @@ Test(attention, map_of_a_file) {
     seer_ctx_free(c);
     seer_model_free(m);
 }
+
+Test(attention, overlay_blends_the_colour_over_the_model_input) {
+    // a 4x2 grey image, the right half the model's input; a 1x1 map of 1 (the hottest colour)
+    uint8_t px[8] = {100, 100, 100, 100, 100, 100, 100, 100};
+    seer_image img = {.w = 4, .h = 2, .c = 1, .px = px}, out;
+    float one = 1.0f;
+    seer_attention_map a = {.map = &one, .h = 1, .w = 1};
+    const float crop[4] = {0.5f, 0.0f, 0.5f, 1.0f};
+    cr_assert_eq(seer_attention_overlay(&img, &a, crop, &out), SEER_STATUS_OK);
+    uint8_t hot[4];
+    seer_attention_colour(1.0f, hot);
+    cr_assert(hot[0] == 255 && hot[1] == 40 && hot[2] == 0 && hot[3] == 170);
+    for (int y = 0; y < 2; y++) {
+        for (int x = 0; x < 4; x++) {
+            const uint8_t *p = out.px + (y * 4 + x) * 3;
+            for (int k = 0; k < 3; k++) {
+                const float alpha = 170 / 255.0f;
+                int want = x < 2 ? 100 : (int)(100 * (1 - alpha) + hot[k] * alpha + 0.5f);
+                cr_expect_eq(p[k], want, "pixel %d,%d channel %d: %d, want %d", x, y, k, p[k],
+                             want);
+            }
+        }
+    }
+    seer_image_free(&out);
+}

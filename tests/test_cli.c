@@ -199,3 +199,42 @@ Test(cli, a_shipped_model_is_named_by_its_file) {
     cr_assert_eq(run("classify --model no_such_net --device cpu x.png"), 2);
     cr_assert(strstr(out, "unknown model 'no_such_net'"), "%s", out);
 }
+
+Test(cli, attention_writes_the_overlay_and_reports_bad_files) {
+    write_png("a.png", 32, 32);
+    write_file("broken.jpg", "<html>no image</html>", 21);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "attention --weights '%s' --device cpu --query 0.5,0.25 --out o a.png broken.jpg",
+             golden_path("attn_van.weights.safetensors"));
+    cr_assert_eq(run(cmd), 1, "one of two images fails: exit 1\n%s", out);
+    cr_assert(strstr(out, "a.png -> o/a.attention.png"), "%s", out);
+    cr_assert(strstr(out, "broken.jpg"), "the bad file is named: %s", out);
+    cr_assert(strstr(out, "does not depend on --query"), "VAN's view has no query: %s", out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/o/a.attention.png", dir);
+    seer_image got = {0}, in = {0};
+    cr_assert_eq(seer_image_load(path, NULL, &got), SEER_STATUS_OK, "%s", seer_last_error());
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    cr_assert_eq(seer_image_load(path, NULL, &in), SEER_STATUS_OK);
+    cr_assert(got.w == 32 && got.h == 32 && got.c == 3);
+    int changed = 0;
+    for (int i = 0; i < 32 * 32 * 3; i++) changed += got.px[i] != in.px[i];
+    cr_assert_gt(changed, 32 * 32, "the overlay changes the image (%d bytes)", changed);
+    seer_image_free(&got);
+    seer_image_free(&in);
+}
+
+Test(cli, attention_refuses_models_without_a_view_and_bad_queries) {
+    write_png("a.png", 32, 32);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "attention %s --device cpu --out o a.png", weights());
+    cr_assert_eq(run(cmd), 2, "%s", out);
+    cr_assert(strstr(out, "has no attention view"), "%s", out);
+    snprintf(cmd, sizeof cmd, "attention --weights '%s' --query 2,0 --out o a.png",
+             golden_path("attn_van.weights.safetensors"));
+    cr_assert_eq(run(cmd), 2, "%s", out);
+    cr_assert(strstr(out, "--query takes X,Y as fractions in [0, 1]"), "%s", out);
+    cr_assert_eq(run("attention a.png"), 2, "%s", out);
+    cr_assert(strstr(out, "--out DIR is needed"), "%s", out);
+}

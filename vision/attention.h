@@ -6,6 +6,7 @@
 #define SEER_ATTENTION_H
 
 #include "backbones/model.h"
+#include "core/image.h"
 #include "vision/preprocess.h"
 
 #ifdef __cplusplus
@@ -30,6 +31,18 @@ void seer_attention_normalize(float *map, size_t n);
 seer_status seer_attention_map_file(seer_model *m, seer_ctx *c, const char *path, float qx,
                                     float qy, seer_attention_map *out);
 void seer_attention_map_free(seer_attention_map *a);
+
+// ---- drawing it (attention_overlay.c; the desktop app and `seer attention`) ----------------
+// Where the model's input lies in a w x h image: the model's preprocessing (resize, centre
+// crop) as fractions {x0, y0, width, height} of the image; width 0 when that is unknown.
+void seer_attention_input_region(const seer_model *m, int w, int h, float crop[4]);
+// The colour of a map value v in [0, 1]: deep blue, cyan, green, yellow, red, with an opacity
+// that grows with v (so the image stays readable where the model does not look). RGBA.
+void seer_attention_colour(float v, uint8_t rgba[4]);
+// img (RGB or grey) with the map blended over the region crop (as above; the whole image when
+// crop[2] is 0), bilinear between token centres: a new RGB image in out.
+seer_status seer_attention_overlay(const seer_image *img, const seer_attention_map *a,
+                                   const float crop[4], seer_image *out);
 
 #ifdef __cplusplus
 }

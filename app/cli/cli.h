@@ -78,6 +78,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_fid(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_attention(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static const char *usage =
     "\n"
     "usage: seer <command> [options]\n"
     "  classify PATH...      classify images and folders (seer classify --help)\n"
+    "  attention PATH...     where a classifier looks: the image with its attention view\n"
     "  eval top1 --data DIR  top-1/top-5 accuracy on a labelled folder\n"
     "  eval fid --real A --fake B   Frechet distance between two image sets\n"
     "  generate --class C    images from a class prompt with ENAT (seer generate --help)\n"
@@ -83,6 +84,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "models") == 0) return cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "attention") == 0) return cmd_attention(argc - 1, argv + 1);
     fprintf(stderr, "seer: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "app/gui/ui.h"
+#include "vision/attention.h"
 
 #define P(x) gui_px(&a->d, (x))
 
@@ -17,18 +18,6 @@ SDL_Rect gui_input_rect(const gui_app *a, SDL_Rect img) {
     return (SDL_Rect){x0, y0, x1 - x0, y1 - y0};
 }
 
-// Low to high: deep blue, cyan, green, yellow, red; more opaque where the map is high, so the
-// image stays readable under the parts the model ignores.
-static void colour(float v, Uint8 *px) {
-    static const float stops[5][3] = {{20, 30, 140}, {0, 170, 255}, {70, 230, 110}, {255, 225, 0}, {255, 40, 0}};
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
-    float t = v * 4;
-    int i = t >= 4 ? 3 : (int)t;
-    float f = t - (float)i;
-    for (int k = 0; k < 3; k++) px[k] = (Uint8)(stops[i][k] + f * (stops[i + 1][k] - stops[i][k]) + 0.5f);
-    px[3] = (Uint8)(20 + 150 * v);
-}
-
 static SDL_Texture *texture(gui_app *a) {
     gui_state *s = &a->s;
     if (a->ui.attn && a->ui.attn_version == s->attn_version) return a->ui.attn;
@@ -38,7 +27,7 @@ static SDL_Texture *texture(gui_app *a) {
     if (!s->attn || s->attn_h < 1 || s->attn_w < 1) return NULL;
     Uint8 *px = malloc((size_t)s->attn_h * (size_t)s->attn_w * 4);
     if (!px) return NULL;
-    for (int i = 0; i < s->attn_h * s->attn_w; i++) colour(s->attn[i], px + 4 * i);
+    for (int i = 0; i < s->attn_h * s->attn_w; i++) seer_attention_colour(s->attn[i], px + 4 * i);
     SDL_Texture *t = SDL_CreateTexture(a->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STATIC, s->attn_w, s->attn_h);
     if (t) {
         SDL_UpdateTexture(t, NULL, px, s->attn_w * 4);

@@ -159,20 +159,6 @@ static void shrink_for_display(seer_image *img) {
 
 // The model's input region in a w x h image, as fractions: its preset resizes, then takes a
 // centre crop (torchvision's CenterCrop rounding).
-static void input_region(const seer_model *m, int w, int h, float *crop) {
-    seer_preprocess pre;
-    int rw, rh;
-    crop[2] = 0;
-    if (seer_model_preprocess(m, &pre) != SEER_STATUS_OK ||
-        seer_preprocess_resized_size(&pre, w, h, &rw, &rh) != SEER_STATUS_OK || rw <= 0 || rh <= 0)
-        return;
-    double x0 = (int)((rw - pre.size) / 2.0 + 0.5), y0 = (int)((rh - pre.size) / 2.0 + 0.5);
-    crop[0] = (float)(x0 / rw);
-    crop[1] = (float)(y0 / rh);
-    crop[2] = (float)((double)pre.size / rw);
-    crop[3] = (float)((double)pre.size / rh);
-}
-
 // The attention view of the image, after its classification (a second forward pass that
 // records the attention; not counted in the latency shown). Its failure is shown beside the
 // image, the classification stands.
@@ -203,7 +189,7 @@ static void job_classify(gui_worker *w, const gui_job *j, gui_job_result *r) {
     if (f && fseek(f, 0, SEEK_END) == 0) bytes = ftell(f);
     if (f) fclose(f);
     snprintf(r->image_info, sizeof r->image_info, "%d×%d · %.1f KB", r->image.w, r->image.h, bytes / 1024.0);
-    if (w->model) input_region(w->model, r->image.w, r->image.h, r->crop);
+    if (w->model) seer_attention_input_region(w->model, r->image.w, r->image.h, r->crop);
     shrink_for_display(&r->image);
     if (!w->model) return;  // shown only
     seer_dataset_item item = {.path = (char *)j->path, .label = -1};
