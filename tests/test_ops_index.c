@@ -73,6 +73,7 @@ Test(topk, random_shapes_vs_naive) {
     struct { int ndim; int64_t shape[3]; int64_t k; } cases[] = {
         {3, {2, 3, 17}, 5}, {1, {7}, 7}, {2, {4, 1}, 1}, {2, {3, 100}, 10},
         {3, {2, 5, 33}, 33}, {2, {65, 257}, 3}, {2, {9, 1000}, 999},
+        {2, {12, 577}, 145}, {2, {3, 1025}, 257}, {2, {2, 64}, 33}, // select-then-sort (k > 32)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t n = 1;
@@ -102,6 +103,11 @@ Test(topk, ties_keep_lower_index_and_k_equals_n) {
     float *x = random_floats(&rng, 4 * 40);
     for (int i = 0; i < 160; i++) x[i] = roundf(x[i] * 2.0f);
     for (int64_t k = 1; k <= 40; k += 3) check_topk(c, x, 2, (int64_t[]){4, 40}, k);
+    free(x);
+    // The same past the heap's range (quickselect): ties and NaNs among 600 values.
+    x = random_floats(&rng, 3 * 600);
+    for (int i = 0; i < 1800; i++) x[i] = i % 97 == 0 ? NAN : roundf(x[i] * 2.0f);
+    for (int64_t k = 33; k <= 600; k += 141) check_topk(c, x, 2, (int64_t[]){3, 600}, k);
     free(x);
     seer_ctx_free(c);
 }

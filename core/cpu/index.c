@@ -89,6 +89,48 @@ static void topk_row(const float *row, int64_t n, int64_t k, topk_item *h) {
     }
 }
 
+// Above this k, select then sort (O(n + k log k)) instead of the heap (O(n log k) with a
+// branchy sift per newcomer): Sparsifiner keeps a quarter of hundreds of keys per row.
+#define TOPK_SELECT_MIN_K 32
+
+static inline void swap_items(topk_item *a, int64_t i, int64_t j) {
+    topk_item t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+// Rearranges a[0..n) so that a[0..k) are its k best (in no order): quickselect with a
+// median-of-three pivot. ranks_before is a strict total order, so ties cannot stall it.
+static void select_best(topk_item *a, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (ranks_before(a[mid], a[lo])) swap_items(a, lo, mid);
+        if (ranks_before(a[hi], a[lo])) swap_items(a, lo, hi);
+        if (ranks_before(a[hi], a[mid])) swap_items(a, mid, hi);
+        swap_items(a, mid, hi); // the median as the pivot, at hi
+        const topk_item pivot = a[hi];
+        int64_t store = lo;
+        for (int64_t i = lo; i < hi; i++)
+            if (ranks_before(a[i], pivot)) swap_items(a, i, store++);
+        swap_items(a, store, hi); // a[lo..store) better than the pivot, a(store..hi] worse
+        if (store == k - 1 || store == k) return;
+        if (store > k) hi = store - 1;
+        else lo = store + 1;
+    }
+}
+
+static int compare_items(const void *pa, const void *pb) {
+    return ranks_before(*(const topk_item *)pa, *(const topk_item *)pb) ? -1 : 1;
+}
+
+// The k best of row[0..n), best first, into h[0..k); h holds n items.
+static void topk_row_select(const float *row, int64_t n, int64_t k, topk_item *h) {
+    for (int64_t i = 0; i < n; i++) h[i] = (topk_item){row[i], i};
+    if (k < n) select_best(h, n, k);
+    qsort(h, (size_t)k, sizeof *h, compare_items);
+}
+
 // x: [rows, n] -> values (or NULL), indices: [rows, k].
 seer_status seer_cpu_topk(seer_tensor *values, seer_tensor *indices, const seer_tensor *x,
                           int64_t k) {
@@ -103,7 +145,8 @@ seer_status seer_cpu_topk(seer_tensor *values, seer_tensor *indices, const seer_
     bool oom = false;
 #pragma omp parallel if (rows > 1 && rows * n > 16384)
     {
-        topk_item *h = malloc((size_t)k * sizeof *h);
+        const bool select = k > TOPK_SELECT_MIN_K;
+        topk_item *h = malloc((size_t)(select ? n : k) * sizeof *h);
         if (!h) {
 #pragma omp atomic write
             oom = true;
@@ -111,7 +154,8 @@ seer_status seer_cpu_topk(seer_tensor *values, seer_tensor *indices, const seer_
 #pragma omp for
         for (int64_t r = 0; r < rows; r++) {
             if (!h) continue;
-            topk_row(xp + r * n, n, k, h);
+            if (select) topk_row_select(xp + r * n, n, k, h);
+            else topk_row(xp + r * n, n, k, h);
             for (int64_t j = 0; j < k; j++) {
                 ip[r * k + j] = h[j].i;
                 if (vp) vp[r * k + j] = h[j].v;
