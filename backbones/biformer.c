@@ -324,9 +324,12 @@ static seer_status run_stages(seer_model *m, seer_ctx *c, const seer_tensor *x, 
     for (int s = 0; s < 4; s++) {
         if (s > 0) h = conv3x3(c, h, &r->down[s - 1], 2); // [B, H/2^(s+2), W/2^(s+2), C_s]
         if (!h || !check_grid(m, c, x, h, s)) return seer_ctx_status(c);
-        for (int j = 0; j < r->cfg.depths[s]; j++)
-            h = block_forward(c, &r->blocks[s][j], h,
-                              s == view_stage && j == r->cfg.depths[s] - 1 ? view : NULL);
+        for (int j = 0; j < r->cfg.depths[s]; j++) {
+            const seer_arena_mark mark = seer_ctx_mark(c);
+            biformer_view *v = s == view_stage && j == r->cfg.depths[s] - 1 ? view : NULL;
+            h = block_forward(c, &r->blocks[s][j], h, v);
+            if (!v) h = seer_ctx_keep(c, mark, h); // the block's intermediates freed
+        }
         out[s] = h;
     }
     seer_status st = seer_ctx_status(c);

@@ -283,8 +283,10 @@ static seer_tensor *halonet_features(seer_model *m, seer_ctx *c, const seer_tens
                                 .pad_w = 1};
         h = seer_pool2d(c, h, &p); // [B, H / 4, W / 4, stem_chs]
     }
-    for (int i = 0; i < net->n_blocks; i++)
-        h = block_fwd(c, net, &net->blocks[i], h);
+    for (int i = 0; i < net->n_blocks; i++) {
+        const seer_arena_mark mark = seer_ctx_mark(c);
+        h = seer_ctx_keep(c, mark, block_fwd(c, net, &net->blocks[i], h)); // intermediates freed
+    }
     if (net->has_final_conv) h = conv_fwd(c, net, &net->final_conv, h); // [B, H / 32, W / 32, F]
     h = seer_adaptive_avg_pool2d(c, h, 1, 1);
     if (!h) return NULL;

@@ -373,8 +373,12 @@ static seer_tensor *stage_fwd(seer_ctx *c, const seer_tensor *in, const van_stag
     seer_conv2d_params p = {
         .stride_h = s->stride, .stride_w = s->stride, .pad_h = pad, .pad_w = pad};
     seer_tensor *x = seer_conv2d(c, in, s->embed_w, s->embed_b, &p); // patch embedding, BN folded
-    for (int j = 0; j < s->depth; j++)
-        x = block_fwd(c, x, &s->blocks[j], s, j == s->depth - 1 ? lka_out : NULL);
+    for (int j = 0; j < s->depth; j++) {
+        const seer_arena_mark mark = seer_ctx_mark(c);
+        seer_tensor **rec = j == s->depth - 1 ? lka_out : NULL;
+        x = block_fwd(c, x, &s->blocks[j], s, rec);
+        if (!rec) x = seer_ctx_keep(c, mark, x); // the block's intermediates freed
+    }
     return seer_layer_norm(c, x, s->norm_w, s->norm_b, LN_EPS); // over channels, per token
 }
 

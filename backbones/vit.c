@@ -335,10 +335,13 @@ seer_tensor *vit_trunk(seer_model *m, seer_ctx *c, const seer_tensor *x, const v
     if (g->distilled) parts[np++] = expand_token(c, net->dist_token, B);
     parts[np++] = t;
     t = seer_add(c, seer_concat(c, parts, np, 1), net->pos_embed); // [B, L, C]
-    for (int i = 0; i < g->depth; i++)
+    for (int i = 0; i < g->depth; i++) {
+        const seer_arena_mark mark = seer_ctx_mark(c);
         t = block_forward(c, net, &net->blocks[i], t,
                           rec && rec->masks && i < rec->n_masks ? &rec->masks[i] : NULL,
                           rec && rec->probs ? &rec->probs[i] : NULL);
+        if (!rec) t = seer_ctx_keep(c, mark, t); // intermediates freed (kept when recording)
+    }
     return seer_layer_norm(c, t, net->norm_w, net->norm_b, net->ln_eps);
 }
 

@@ -536,8 +536,10 @@ static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_
     h = conv_fwd(c, h, &v->patch_proj);                // [B, H/p, W/p, C0]
     for (int i = 0; i < cfg->layers[0]; i++) {
         const outlooker *b = &v->outlookers[i];
+        const seer_arena_mark mark = seer_ctx_mark(c);
         h = seer_add(c, h, outlook_attention(c, v, b, ln(c, h, &b->norm1)));
         h = seer_add(c, h, mlp(c, ln(c, h, &b->norm2), &b->fc1, &b->fc2));
+        h = seer_ctx_keep(c, mark, h); // the block's intermediates freed
     }
     if (stop_after_stage0) return h;
     h = conv_fwd(c, h, &v->downsample); // [B, H/2p, W/2p, C]
@@ -558,9 +560,11 @@ static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_
         for (int j = 0; j < cfg->layers[s]; j++, i++) {
             const transformer *b = &v->blocks[i];
             const bool last = s == cfg->n_stages - 1 && j == cfg->layers[s] - 1;
-            h = seer_add(c, h, self_attention(c, b, ln(c, h, &b->norm1), cfg->num_heads[s],
-                                              last ? last_attn : NULL));
+            const seer_arena_mark mark = seer_ctx_mark(c);
+            seer_tensor **rec = last ? last_attn : NULL;
+            h = seer_add(c, h, self_attention(c, b, ln(c, h, &b->norm1), cfg->num_heads[s], rec));
             h = seer_add(c, h, mlp(c, ln(c, h, &b->norm2), &b->fc1, &b->fc2));
+            if (!rec) h = seer_ctx_keep(c, mark, h); // the block's intermediates freed
         }
     }
     return h;

@@ -86,6 +86,7 @@ struct seer_arena {
         size_t size, used;
     } chunk[ARENA_MAX_CHUNKS];
     int nchunks;
+    int cur;  // the chunk allocations go to; the chunks after it are empty
     size_t used, high_water;
 };
 
@@ -126,15 +127,21 @@ void seer_arena_free(seer_arena *a) {
 void *seer_arena_alloc(seer_arena *a, size_t bytes) {
     size_t need = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     if (need == 0) need = ARENA_ALIGN;
-    // Only the last chunk is open for allocation; earlier ones are full.
-    if (a->nchunks == 0 || a->chunk[a->nchunks - 1].size - a->chunk[a->nchunks - 1].used < need) {
+    // Chunk `cur` is open for allocation; earlier ones count as full, later ones are empty
+    // (left by seer_arena_release) and are taken in turn before a new chunk is added.
+    while (a->cur < a->nchunks && a->chunk[a->cur].size - a->chunk[a->cur].used < need)
+        a->cur++;
+    if (a->cur == a->nchunks) {
         size_t last = a->nchunks ? a->chunk[a->nchunks - 1].size : 0;
         size_t size = last * 2 > need ? last * 2 : need;
         if (size < ((size_t)1 << 20)) size = (size_t)1 << 20;
-        if (!arena_add_chunk(a, size)) return NULL;
+        if (!arena_add_chunk(a, size)) {
+            a->cur = a->nchunks ? a->nchunks - 1 : 0;
+            return NULL;
+        }
     }
-    void *p = a->chunk[a->nchunks - 1].base + a->chunk[a->nchunks - 1].used;
-    a->chunk[a->nchunks - 1].used += need;
+    void *p = a->chunk[a->cur].base + a->chunk[a->cur].used;
+    a->chunk[a->cur].used += need;
     a->used += need;
     if (a->used > a->high_water) a->high_water = a->used;
     return p;
@@ -149,6 +156,20 @@ void seer_arena_reset(seer_arena *a) {
     }
     for (int i = 0; i < a->nchunks; i++) a->chunk[i].used = 0;
     a->used = 0;
+    a->cur = 0;
+}
+
+seer_arena_mark seer_arena_get_mark(const seer_arena *a) {
+    const int k = a->cur < a->nchunks ? a->cur : a->nchunks;
+    return (seer_arena_mark){.chunk = k, .chunk_used = k < a->nchunks ? a->chunk[k].used : 0,
+                             .used = a->used};
+}
+
+void seer_arena_release(seer_arena *a, seer_arena_mark m) {
+    for (int i = m.chunk + 1; i < a->nchunks; i++) a->chunk[i].used = 0;
+    if (m.chunk < a->nchunks) a->chunk[m.chunk].used = m.chunk_used;
+    a->cur = m.chunk < a->nchunks ? m.chunk : (a->nchunks ? a->nchunks - 1 : 0);
+    a->used = m.used;
 }
 
 size_t seer_arena_used(const seer_arena *a) { return a->used; }
@@ -251,4 +272,49 @@ seer_tensor *seer_ctx_tensor(seer_ctx *c, seer_dtype dt, int ndim, const int64_t
         return NULL;
     }
     return seer_ctx_view(c, &t);
+}
+
+// ---- releasing intermediates ---------------------------------------------------------------
+
+seer_arena_mark seer_ctx_mark(seer_ctx *c) { return seer_arena_get_mark(c->data); }
+
+// t is first copied to a fresh tensor on top of everything (so its source may be anything: a
+// view, a tensor from before the mark); then the arena goes back to the mark and the copy moves
+// down to it, or, where the two would overlap (little was allocated since the mark), stays
+// where it is with what lies below it.
+seer_tensor *seer_ctx_keep(seer_ctx *c, seer_arena_mark m, const seer_tensor *t) {
+    if (!t || c->status != SEER_STATUS_OK) return NULL;
+    const seer_backend *be = backend_or_fail(c->dev);
+    seer_tensor *fresh = be ? seer_ctx_tensor(c, t->dtype, t->ndim, t->shape) : NULL;
+    if (!fresh) return NULL;
+    seer_status st = be->copy(fresh, t);
+    if (st != SEER_STATUS_OK) {
+        seer_ctx_fail(c, st, "keeping a tensor: %s", seer_last_error());
+        return NULL;
+    }
+    seer_arena *a = c->data;
+    const size_t bytes = seer_tensor_nbytes(fresh);
+    size_t need = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    if (need == 0) need = ARENA_ALIGN;
+    const int fc = a->cur; // fresh was the last allocation: it sits in the open chunk
+    const size_t foff = (size_t)((char *)fresh->data - a->chunk[fc].base);
+    seer_arena_release(a, m);
+    if (m.chunk < a->nchunks && a->chunk[m.chunk].size - m.chunk_used >= need &&
+        !(fc == m.chunk && foff < m.chunk_used + need)) {
+        char *dst = a->chunk[m.chunk].base + m.chunk_used;
+        st = seer_memcpy(c->dev, dst, c->dev, fresh->data, bytes);
+        if (st != SEER_STATUS_OK) {
+            seer_ctx_fail(c, st, "keeping a tensor: %s", seer_last_error());
+            return NULL;
+        }
+        a->chunk[m.chunk].used += need;
+        a->used += need;
+        fresh->data = dst;
+        return fresh;
+    }
+    // in place: fresh and what lies below it in its chunk stay allocated
+    a->cur = fc;
+    a->chunk[fc].used = foff + need;
+    a->used += fc == m.chunk ? foff + need - m.chunk_used : foff + need;
+    return fresh;
 }

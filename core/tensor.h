@@ -98,6 +98,14 @@ size_t seer_arena_used(const seer_arena *a);
 size_t seer_arena_high_water(const seer_arena *a);
 size_t seer_arena_capacity(const seer_arena *a);
 seer_device seer_arena_device(const seer_arena *a);
+// A point in the arena's allocations; release frees everything allocated after it (the memory
+// is reused by later allocations; pointers into it become invalid).
+typedef struct seer_arena_mark {
+    int chunk;
+    size_t chunk_used, used;
+} seer_arena_mark;
+seer_arena_mark seer_arena_get_mark(const seer_arena *a);
+void seer_arena_release(seer_arena *a, seer_arena_mark m);
 
 // ---- execution context ---------------------------------------------------------------------
 // One per device and thread of work. Holds the activation arena and a sticky status: the
@@ -120,6 +128,15 @@ seer_arena *seer_ctx_arena(seer_ctx *c);
 seer_tensor *seer_ctx_tensor(seer_ctx *c, seer_dtype dt, int ndim, const int64_t *shape);
 // A descriptor copy in the context's host arena (for returning views from ops).
 seer_tensor *seer_ctx_view(seer_ctx *c, const seer_tensor *view);
+// Releasing a forward pass's intermediates as it goes (a block at a time), so the activation
+// memory is that of one block, not of the whole network:
+//   seer_arena_mark m = seer_ctx_mark(c);
+//   x = block(c, x);            // everything it allocates lands after the mark
+//   x = seer_ctx_keep(c, m, x); // x alone survives, moved down to the mark
+// Tensors allocated after the mark other than the kept one must not be used afterwards (their
+// memory is reused); tensors from before the mark are untouched. NULL in, NULL out.
+seer_arena_mark seer_ctx_mark(seer_ctx *c);
+seer_tensor *seer_ctx_keep(seer_ctx *c, seer_arena_mark m, const seer_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 // Tensors, views, half-precision conversion, arenas, contexts and the data-movement ops.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/ops.h"
@@ -89,6 +90,53 @@ Test(ctx, sticky_error_and_reset) {
     seer_ctx_reset(c);
     cr_assert_eq(seer_ctx_status(c), SEER_STATUS_OK);
     cr_assert_not_null(seer_new(c, SEER_F32, 1, (int64_t[]){2}));
+    seer_ctx_free(c);
+}
+
+// values 0..n-1 in a new [n] F32 tensor
+static seer_tensor *iota(seer_ctx *c, int64_t n) {
+    float *h = malloc((size_t)n * sizeof *h);
+    for (int64_t i = 0; i < n; i++) h[i] = (float)i;
+    seer_tensor *t = seer_from_host(c, h, SEER_F32, 1, (int64_t[]){n});
+    free(h);
+    cr_assert_not_null(t, "%s", seer_ctx_error(c));
+    return t;
+}
+
+Test(ctx, keep_frees_the_intermediates_and_keeps_one) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_arena *a = seer_ctx_arena(c);
+    seer_tensor *before = iota(c, 100);
+    const size_t used0 = seer_arena_used(a);
+    // many intermediates after the mark, one of them kept (a strided view: kept contiguous)
+    seer_arena_mark m = seer_ctx_mark(c);
+    for (int i = 0; i < 20; i++) iota(c, 10000);
+    seer_tensor *x = seer_reshape(c, iota(c, 6), 2, (int64_t[]){2, 3});
+    seer_tensor *xt = seer_permute(c, x, (const int[]){1, 0}); // [3, 2] view
+    seer_tensor *k = seer_ctx_keep(c, m, xt);
+    cr_assert_not_null(k, "%s", seer_ctx_error(c));
+    cr_assert(k->shape[0] == 3 && k->shape[1] == 2 && seer_tensor_is_contiguous(k));
+    const float want[6] = {0, 3, 1, 4, 2, 5};
+    cr_assert_eq(memcmp(k->data, want, sizeof want), 0, "kept values");
+    cr_assert_eq(seer_arena_used(a), used0 + 256, "only the kept tensor stays: %zu vs %zu",
+                 seer_arena_used(a), used0);
+    for (int i = 0; i < 100; i++) cr_assert_eq(((float *)before->data)[i], (float)i);
+    // the next allocation reuses the freed memory, right after the kept tensor
+    seer_tensor *next = iota(c, 10);
+    cr_assert_eq((char *)next->data, (char *)k->data + 256);
+    // nothing allocated after the mark but the kept tensor's copy: kept where it is
+    m = seer_ctx_mark(c);
+    seer_tensor *k2 = seer_ctx_keep(c, m, before);
+    cr_assert_not_null(k2);
+    for (int i = 0; i < 100; i++) cr_assert_eq(((float *)k2->data)[i], (float)i);
+    // past a chunk: the intermediates spill into new chunks, the kept one comes back
+    m = seer_ctx_mark(c);
+    for (int i = 0; i < 4; i++) iota(c, 1 << 20);
+    seer_tensor *k3 = seer_ctx_keep(c, m, iota(c, 1000));
+    cr_assert_not_null(k3);
+    for (int i = 0; i < 1000; i++) cr_assert_eq(((float *)k3->data)[i], (float)i);
+    cr_assert_lt(seer_arena_used(a), (size_t)(1 << 20), "%zu", seer_arena_used(a));
+    cr_assert_null(seer_ctx_keep(c, m, NULL));
     seer_ctx_free(c);
 }
 
