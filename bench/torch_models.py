@@ -7,7 +7,6 @@ BiFormer sources are read from --ref (copies made outside the repo, never commit
     python3 bench/torch_models.py --out DIR [--ref DIR] [--batch 256] [--compile volo_d1_224,...]
 """
 import argparse
-import importlib.util
 import json
 import os
 import struct
@@ -16,6 +15,9 @@ import time
 import types
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from ref_sparsifiner import load_module  # noqa: E402
 
 
 def save_safetensors(path, sd, arch, config=None):
@@ -37,14 +39,6 @@ def save_safetensors(path, sd, arch, config=None):
         f.write(h)
         for b in blobs:
             f.write(b)
-
-
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def build(name, ref):

@@ -1,5 +1,6 @@
-// Op fronts for attention: scaled dot-product (dense and over gathered keys) and HaloNet's
-// halo attention (blocked queries over haloed key windows, relative position logits).
+// Op fronts for attention: scaled dot-product (dense, over gathered keys, over BiFormer's
+// routed regions) and HaloNet's halo attention (blocked queries over haloed key windows,
+// relative position logits).
 #include "core/ops_common.h"
 
 seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
@@ -53,23 +54,31 @@ seer_tensor *seer_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor
                           seer_op_backend(c)->attention(out, qc, kc, vc, bc, scale), out);
 }
 
+// The shapes of q, k, v and idx as text, for the messages of the keyed attention fronts.
+typedef struct keyed_shapes {
+    char q[128], k[128], v[128], idx[128];
+} keyed_shapes;
+
+// What attention over listed keys (gather, region) checks first: a float q, an index idx, one
+// dtype for q, k and v. False with the context failed.
+static bool keyed_inputs(seer_ctx *c, const char *op, const seer_tensor *q, const seer_tensor *k,
+                         const seer_tensor *v, const seer_tensor *idx, keyed_shapes *s) {
+    if (!seer_op_check_float(c, op, q) || !seer_op_check_index(c, op, idx)) return false;
+    seer_tensor_shape_str(q, s->q, sizeof s->q);
+    seer_tensor_shape_str(k, s->k, sizeof s->k);
+    seer_tensor_shape_str(v, s->v, sizeof s->v);
+    seer_tensor_shape_str(idx, s->idx, sizeof s->idx);
+    if (k->dtype == q->dtype && v->dtype == q->dtype) return true;
+    seer_ctx_fail(c, SEER_STATUS_SHAPE, "%s: q, k, v must share one dtype, got q %s, k %s, v %s",
+                  op, s->q, s->k, s->v);
+    return false;
+}
+
 seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale) {
     SEER_OP_BEGIN(c, "attention_gather", q, k, v, idx);
-    if (!seer_op_check_float(c, "attention_gather", q) ||
-        !seer_op_check_index(c, "attention_gather", idx))
-        return NULL;
-    char bq[128], bk[128], bv[128], bi[128];
-    seer_tensor_shape_str(q, bq, sizeof bq);
-    seer_tensor_shape_str(k, bk, sizeof bk);
-    seer_tensor_shape_str(v, bv, sizeof bv);
-    seer_tensor_shape_str(idx, bi, sizeof bi);
-    if (k->dtype != q->dtype || v->dtype != q->dtype) {
-        seer_ctx_fail(c, SEER_STATUS_SHAPE,
-                      "attention_gather: q, k, v must share one dtype, got q %s, k %s, v %s", bq,
-                      bk, bv);
-        return NULL;
-    }
+    keyed_shapes sh;
+    if (!keyed_inputs(c, "attention_gather", q, k, v, idx, &sh)) return NULL;
     // q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv], idx: [B, H, Lq, n]
     if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4 || idx->ndim != 4 ||
         k->shape[0] != q->shape[0] || k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] ||
@@ -79,7 +88,7 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
         seer_ctx_fail(c, SEER_STATUS_SHAPE,
                       "attention_gather: expected q [B, H, Lq, D], k [B, H, Lk, D], "
                       "v [B, H, Lk, Dv], idx [B, H, Lq, n]; got q %s, k %s, v %s, idx %s",
-                      bq, bk, bv, bi);
+                      sh.q, sh.k, sh.v, sh.idx);
         return NULL;
     }
     const seer_tensor *qc = seer_op_contig(c, q), *kc = seer_op_contig(c, k);
@@ -90,6 +99,33 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
     if (!o) return NULL;
     return seer_op_finish(c, "attention_gather",
                           seer_op_backend(c)->attention_gather(o, qc, kc, vc, ic, scale), o);
+}
+
+seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
+                                   const seer_tensor *v, const seer_tensor *idx, float scale) {
+    SEER_OP_BEGIN(c, "region_attention", q, k, v, idx);
+    keyed_shapes sh;
+    if (!keyed_inputs(c, "region_attention", q, k, v, idx, &sh)) return NULL;
+    // q, k: [B, m, R, P, D], v: [B, m, R, P, Dv], idx: [B, R, topk]
+    bool ok = q->ndim == 5 && k->ndim == 5 && v->ndim == 5 && idx->ndim == 3;
+    for (int d = 0; ok && d < 5; d++)
+        ok = k->shape[d] == q->shape[d] && (d == 4 || v->shape[d] == q->shape[d]);
+    ok = ok && idx->shape[0] == q->shape[0] && idx->shape[1] == q->shape[2] && idx->shape[2] >= 1;
+    if (!ok) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "region_attention: expected q [B, m, R, P, D], k [B, m, R, P, D], "
+                      "v [B, m, R, P, Dv], idx [B, R, topk >= 1]; got q %s, k %s, v %s, idx %s",
+                      sh.q, sh.k, sh.v, sh.idx);
+        return NULL;
+    }
+    const seer_tensor *qc = seer_op_contig(c, q), *kc = seer_op_contig(c, k);
+    const seer_tensor *vc = seer_op_contig(c, v), *ic = seer_op_contig(c, idx);
+    if (!qc || !kc || !vc || !ic) return NULL;
+    int64_t shape[5] = {q->shape[0], q->shape[1], q->shape[2], q->shape[3], v->shape[4]};
+    seer_tensor *o = seer_ctx_tensor(c, q->dtype, 5, shape);
+    if (!o) return NULL;
+    return seer_op_finish(c, "region_attention",
+                          seer_op_backend(c)->region_attention(o, qc, kc, vc, ic, scale), o);
 }
 
 // Fails unless rel is [2 win - 1, dqk] of q's dtype (timm's PosEmbedRel for a win x win window).

@@ -1,6 +1,7 @@
-"""Loading the official Sparsifiner code (lim142857/Sparsifiner, checked out outside this repo)
-for the scripts that run it as a reference (tools/golden/make_vit.py, bench/torch_attention.py):
-its default yacs config merged with sparsifiner_default_config.yaml, and modules by path."""
+"""Loading official reference code checked out outside this repo, for the scripts that run it
+(tools/golden/make_vit.py, bench/torch_attention.py, bench/torch_models.py): modules by path,
+and Sparsifiner's (lim142857/Sparsifiner) default yacs config merged with
+sparsifiner_default_config.yaml."""
 import importlib.util
 import os
 import sys

@@ -64,5 +64,12 @@ seer_status seer_cpu_conv2d_direct(seer_tensor *y, const seer_tensor *x, const s
 // and score buffers would otherwise be mapped and page-faulted on every call). One live use
 // per thread: the next call may move it. NULL + message on OOM.
 void *seer_cpu_scratch(size_t bytes);
+// Runs task(t, scratch, user) for t in [0, tasks) over the OpenMP threads, each thread with its
+// own scratch of `bytes` bytes (seer_cpu_scratch): for kernels made of many small independent
+// pieces (one attention block or region each, BLAS single-threaded inside).
+// SEER_STATUS_OOM naming op when a thread could not get its scratch.
+seer_status seer_cpu_parallel_tasks(const char *op, int64_t tasks, size_t bytes,
+                                    void (*task)(int64_t t, float *scratch, void *user),
+                                    void *user);
 
 #endif

@@ -86,6 +86,25 @@ static void halo_task(const halo_geom *g, int64_t b, int64_t by, int64_t bx, int
     }
 }
 
+// What every task reads, for seer_cpu_parallel_tasks.
+typedef struct halo_job {
+    halo_geom g;
+    const float *q, *kv, *hrel, *wrel;
+    float *y, scale;
+} halo_job;
+
+// Task t = ((b * nhb + by) * nwb + bx) * nh + n.
+static void halo_run(int64_t t, float *scratch, void *user) {
+    const halo_job *j = user;
+    const halo_geom *g = &j->g;
+    const int n = (int)(t % g->nh);
+    int64_t r = t / g->nh;
+    const int64_t bx = r % g->nwb;
+    r /= g->nwb;
+    halo_task(g, r / g->nhb, r % g->nhb, bx, n, j->q, j->kv, j->hrel, j->wrel, j->y, j->scale,
+              scratch);
+}
+
 seer_status seer_cpu_halo_attention(seer_tensor *y, const seer_tensor *q, const seer_tensor *kv,
                                     const seer_tensor *height_rel, const seer_tensor *width_rel,
                                     const seer_halo_params *p) {
@@ -110,28 +129,8 @@ seer_status seer_cpu_halo_attention(seer_tensor *y, const seer_tensor *q, const 
         (size_t)(lq * g.dqk + lk * (g.dqk + g.dv) + lq * lk + lq * g.dv + 2 * lq * g.win);
     const int64_t tasks = q->shape[0] * g.nhb * g.nwb * g.nh;
     if (tasks == 0 || g.dv == 0) return SEER_STATUS_OK;
-    const float *qp = q->data, *kvp = kv->data, *hp = height_rel->data, *wp = width_rel->data;
-    float *yp = y->data;
-    bool oom = false;
+    halo_job j = {.g = g, .q = q->data, .kv = kv->data, .hrel = height_rel->data,
+                  .wrel = width_rel->data, .y = y->data, .scale = p->scale};
     // Tasks are small (a block's products): OpenMP over them, BLAS single-threaded inside.
-#pragma omp parallel if (tasks > 1)
-    {
-        float *scratch = seer_cpu_scratch(floats * sizeof(float));
-        if (!scratch) {
-#pragma omp atomic write
-            oom = true;
-        }
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < tasks; t++) {
-            if (!scratch) continue;
-            const int n = (int)(t % g.nh);
-            int64_t r = t / g.nh;
-            const int64_t bx = r % g.nwb;
-            r /= g.nwb;
-            const int64_t by = r % g.nhb, b = r / g.nhb;
-            halo_task(&g, b, by, bx, n, qp, kvp, hp, wp, yp, p->scale, scratch);
-        }
-    }
-    if (oom) return seer_fail(SEER_STATUS_OOM, "cpu halo_attention: out of host memory");
-    return SEER_STATUS_OK;
+    return seer_cpu_parallel_tasks("halo_attention", tasks, floats * sizeof(float), halo_run, &j);
 }

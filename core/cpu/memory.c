@@ -161,3 +161,22 @@ void *seer_cpu_scratch(size_t bytes) {
     pthread_setspecific(scratch_key, scratch);
     return scratch;
 }
+
+seer_status seer_cpu_parallel_tasks(const char *op, int64_t tasks, size_t bytes,
+                                    void (*task)(int64_t t, float *scratch, void *user),
+                                    void *user) {
+    bool oom = false;
+#pragma omp parallel if (tasks > 1)
+    {
+        float *scratch = seer_cpu_scratch(bytes);
+        if (!scratch) {
+#pragma omp atomic write
+            oom = true;
+        }
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tasks; t++)
+            if (scratch) task(t, scratch, user);
+    }
+    if (oom) return seer_fail(SEER_STATUS_OOM, "cpu %s: out of host memory", op);
+    return SEER_STATUS_OK;
+}

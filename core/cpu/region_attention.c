@@ -13,6 +13,36 @@ static inline int64_t region_at(const seer_tensor *idx, int64_t i) {
                                   : (int64_t)((const int32_t *)idx->data)[i];
 }
 
+// What every task reads, for seer_cpu_parallel_tasks.
+typedef struct region_job {
+    const seer_tensor *idx;
+    const float *q, *k, *v;
+    float *o, scale;
+    int64_t m, R, P, D, Dv, topk;
+} region_job;
+
+// Task t = (b * m + n) * R + r: region r's P queries of head n, image b.
+static void region_run(int64_t t, float *scratch, void *user) {
+    const region_job *j = user;
+    const int64_t R = j->R, P = j->P, D = j->D, Dv = j->Dv, topk = j->topk, L = topk * P;
+    const int64_t r = t % R, bn = t / R, b = bn / j->m;
+    float *kw = scratch, *vw = kw + L * D, *s = vw + L * Dv; // [L, D], [L, Dv], [P, L]
+    for (int64_t i = 0; i < topk; i++) {
+        const int64_t reg = region_at(j->idx, (b * R + r) * topk + i);
+        memcpy(kw + i * P * D, j->k + (bn * R + reg) * P * D, (size_t)(P * D) * sizeof *kw);
+        memcpy(vw + i * P * Dv, j->v + (bn * R + reg) * P * Dv, (size_t)(P * Dv) * sizeof *vw);
+    }
+    seer_cpu_sgemm(false, true, P, L, D, j->scale, j->q + t * P * D, D, kw, D, 0.0f, s, L);
+    for (int64_t i = 0; i < P; i++) {
+        float *row = s + i * L, mx = -INFINITY, sum = 0;
+        for (int64_t c = 0; c < L; c++) mx = row[c] > mx ? row[c] : mx;
+        for (int64_t c = 0; c < L; c++) sum += row[c] = expf(row[c] - mx);
+        const float inv = 1.0f / sum;
+        for (int64_t c = 0; c < L; c++) row[c] *= inv;
+    }
+    seer_cpu_sgemm(false, false, P, Dv, L, 1.0f, s, L, vw, Dv, 0.0f, j->o + t * P * Dv, Dv);
+}
+
 seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
                                       const seer_tensor *v, const seer_tensor *idx, float scale) {
     if (q->dtype != SEER_F32)
@@ -28,40 +58,9 @@ seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, cons
     }
     const int64_t tasks = B * m * R;
     if (tasks == 0 || P == 0 || Dv == 0) return SEER_STATUS_OK;
-    const float *qp = q->data, *kp = k->data, *vp = v->data;
-    float *op = o->data;
-    const size_t floats = (size_t)(L * D + L * Dv + P * L);
-    bool oom = false;
+    region_job j = {.idx = idx, .q = q->data, .k = k->data, .v = v->data, .o = o->data,
+                    .scale = scale, .m = m, .R = R, .P = P, .D = D, .Dv = Dv, .topk = topk};
     // Tasks are small (a region's products): OpenMP over them, BLAS single-threaded inside.
-#pragma omp parallel if (tasks > 1)
-    {
-        float *scratch = seer_cpu_scratch(floats * sizeof(float));
-        if (!scratch) {
-#pragma omp atomic write
-            oom = true;
-        }
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < tasks; t++) {
-            if (!scratch) continue;
-            const int64_t r = t % R, bn = t / R, b = bn / m;
-            float *kw = scratch, *vw = kw + L * D, *s = vw + L * Dv; // [L, D], [L, Dv], [P, L]
-            for (int64_t j = 0; j < topk; j++) {
-                const int64_t reg = region_at(idx, (b * R + r) * topk + j);
-                memcpy(kw + j * P * D, kp + (bn * R + reg) * P * D, (size_t)(P * D) * sizeof *kw);
-                memcpy(vw + j * P * Dv, vp + (bn * R + reg) * P * Dv,
-                       (size_t)(P * Dv) * sizeof *vw);
-            }
-            seer_cpu_sgemm(false, true, P, L, D, scale, qp + t * P * D, D, kw, D, 0.0f, s, L);
-            for (int64_t i = 0; i < P; i++) {
-                float *row = s + i * L, mx = -INFINITY, sum = 0;
-                for (int64_t j = 0; j < L; j++) mx = row[j] > mx ? row[j] : mx;
-                for (int64_t j = 0; j < L; j++) sum += row[j] = expf(row[j] - mx);
-                const float inv = 1.0f / sum;
-                for (int64_t j = 0; j < L; j++) row[j] *= inv;
-            }
-            seer_cpu_sgemm(false, false, P, Dv, L, 1.0f, s, L, vw, Dv, 0.0f, op + t * P * Dv, Dv);
-        }
-    }
-    if (oom) return seer_fail(SEER_STATUS_OOM, "cpu region_attention: out of host memory");
-    return SEER_STATUS_OK;
+    return seer_cpu_parallel_tasks("region_attention", tasks,
+                                   (size_t)(L * D + L * Dv + P * L) * sizeof(float), region_run, &j);
 }
