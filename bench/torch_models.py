@@ -11,7 +11,6 @@ import json
 import os
 import struct
 import sys
-import time
 import types
 
 import torch
