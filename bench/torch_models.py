@@ -11,12 +11,11 @@ import json
 import os
 import struct
 import sys
-import types
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from ref_sparsifiner import load_module  # noqa: E402
+from ref_sparsifiner import import_biformer, load_module  # noqa: E402
 
 
 def save_safetensors(path, sd, arch, config=None):
@@ -48,14 +47,7 @@ def build(name, ref):
         van = load_module("van_ref", os.path.join(ref, "VAN-Classification", "models", "van.py"))
         return getattr(van, name)(pretrained=False)
     if name.startswith("biformer"):
-        # the checkpoint wrapper is only used in training: an identity stand-in
-        fs = types.ModuleType("fairscale"); fs.nn = types.ModuleType("fairscale.nn")
-        fs.nn.checkpoint = types.ModuleType("fairscale.nn.checkpoint")
-        fs.nn.checkpoint.checkpoint_wrapper = lambda m, *a, **k: m
-        sys.modules.update({"fairscale": fs, "fairscale.nn": fs.nn, "fairscale.nn.checkpoint": fs.nn.checkpoint})
-        sys.path.insert(0, os.path.join(ref, "BiFormer"))
-        from models import biformer  # noqa: E402
-        return getattr(biformer, name)(pretrained=False)
+        return getattr(import_biformer(ref), name)(pretrained=False)
     raise SystemExit(f"unknown model {name}")
 
 

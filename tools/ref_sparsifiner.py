@@ -1,10 +1,11 @@
 """Loading official reference code checked out outside this repo, for the scripts that run it
-(tools/golden/make_vit.py, bench/torch_attention.py, bench/torch_models.py): modules by path,
-and Sparsifiner's (lim142857/Sparsifiner) default yacs config merged with
-sparsifiner_default_config.yaml."""
+(tools/golden/make_vit.py, tools/golden/compare_{van,biformer}.py, bench/torch_attention.py,
+bench/torch_models.py): modules by path, BiFormer's models.biformer, and Sparsifiner's
+(lim142857/Sparsifiner) default yacs config merged with sparsifiner_default_config.yaml."""
 import importlib.util
 import os
 import sys
+import types
 
 
 def load_module(name, path):
@@ -14,6 +15,21 @@ def load_module(name, path):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def import_biformer(ref):
+    """models.biformer of the rayleizhu/BiFormer checkout in ref/BiFormer (which goes on the
+    path: it imports ops.bra_legacy). fairscale's checkpoint wrapper, used only in training,
+    becomes an identity stand-in."""
+    fs = types.ModuleType("fairscale")
+    fs.nn = types.ModuleType("fairscale.nn")
+    fs.nn.checkpoint = types.ModuleType("fairscale.nn.checkpoint")
+    fs.nn.checkpoint.checkpoint_wrapper = lambda m, *a, **k: m
+    sys.modules.update({"fairscale": fs, "fairscale.nn": fs.nn,
+                        "fairscale.nn.checkpoint": fs.nn.checkpoint})
+    sys.path.insert(0, os.path.join(ref, "BiFormer"))
+    from models import biformer  # noqa: E402
+    return biformer
 
 
 def _floats(d):

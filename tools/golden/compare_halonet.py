@@ -12,8 +12,10 @@
    --calib images, so every branch counts and the logits keep an image-dependent part.
 2. Run the reference on every image under IMAGES (recursively, sorted) with the model's eval
    transform (timm's create_transform from the pretrained cfg on PIL images: bicubic, short side
-   to floor(size / crop_pct), center crop) and write OUT/TAG.ref_top5.jsonl and
-   OUT/TAG.ref_logits.npy (TAG = PRESET, or PRESET.bn with --random-bn).
+   to floor(size / crop_pct), center crop) on --device (cpu, or cuda with TF32 off) and write
+   OUT/TAG.ref_top5.jsonl and OUT/TAG.ref_logits.npy (TAG = PRESET, or PRESET.bn with
+   --random-bn); with --ref-bf16 also under torch.autocast(bfloat16) into
+   OUT/TAG.ref_bf16_logits.npy.
 3. With --seer-jsonl (from `seer classify --format jsonl --topk 5`), print the share of files
    whose top-5 sets (and top-1) agree; with --seer-logits (`seer classify --logits FILE`), the
    max abs / relative L2 error of the logits and of their image-dependent part (logits minus
@@ -21,6 +23,8 @@
    With --f64 the reference also runs in float64, and both float32 results (seer's and timm's)
    are measured against it: a random network can amplify rounding on some images, and then
    seer vs timm float32 differs by about as much as either differs from float64.
+   With --ref-bf16, the same measures for PyTorch's BF16 against its F32 (the baseline for
+   `seer classify --precision bf16`).
 
     PY=/work/ref/venv/bin/python
     IMG=../shared/data/imagenet-val-1300/val
@@ -35,17 +39,13 @@ N images (sorted paths); seer must then be given the same files (--list-out writ
 per line: `xargs ./build/seer classify ... < LIST`).
 """
 import argparse
-import json
 import os
 import sys
-import time
-
-import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
 import seer_st  # noqa: E402
-from seer_compare import compare_logits, compare_top5, key_of, list_images  # noqa: E402
+from seer_compare import add_args, compare, prepare, references, timm_eval_transform  # noqa: E402
 
 PRESETS = ("halonet26t", "sehalonet33ts", "halonet50ts", "eca_halonext26ts",
            "halo2botnet50ts_256", "haloregnetz_b", "halonet_h1")
@@ -93,7 +93,7 @@ def build(args, tag, files):
         return model
     if args.random_bn:
         from PIL import Image
-        _, tf = eval_transform(model)
+        tf = timm_eval_transform(model)
         calib = [tf(Image.open(f).convert("RGB")) for f in files[:args.calib]]
         randomize_bn(model, args.seed, torch.stack(calib))
     sd = {k: v.detach().numpy() for k, v in model.state_dict().items()
@@ -104,95 +104,26 @@ def build(args, tag, files):
     return model
 
 
-def eval_transform(model):
-    """timm's eval transform from the model's pretrained cfg (what validate.py resolves)."""
-    from timm.data import create_transform, resolve_data_config
-    cfg = resolve_data_config({}, model=model)
-    return cfg, create_transform(**cfg, is_training=False)
-
-
-def run_reference(args, model, files, tag, f64=False):
-    import torch
-    from PIL import Image
-    top_path = os.path.join(args.out, f"{tag}.ref_top5.jsonl")
-    npy_path = os.path.join(args.out, f"{tag}.ref_logits{'64' if f64 else ''}.npy")
-    if not args.force and os.path.exists(npy_path) and (f64 or os.path.exists(top_path)):
-        logits = np.load(npy_path)
-        if logits.shape[0] == len(files):
-            return logits
-    if f64:
-        model = model.double()
-    cfg, tf = eval_transform(model)
-    print("reference transform:", cfg)
-    torch.set_num_threads(os.cpu_count() or 1)
-    out = []
-    t0 = time.time()
-    with torch.no_grad():
-        for i in range(0, len(files), args.batch):
-            xs = []
-            for f in files[i:i + args.batch]:
-                with open(f, "rb") as fh:
-                    xs.append(tf(Image.open(fh).convert("RGB")))
-            x = torch.stack(xs)
-            out.append(model(x.double() if f64 else x).numpy())
-            print(f"\rreference{' (float64)' if f64 else ''}: {i + len(xs)}/{len(files)} "
-                  f"({time.time() - t0:.0f} s)", end="", flush=True)
-    print()
-    if f64:
-        model.float()
-        logits = np.concatenate(out)
-        np.save(npy_path, logits)
-        return logits
-    logits = np.concatenate(out).astype(np.float32)
-    np.save(npy_path, logits)
-    with open(top_path, "w") as fh:
-        for f, l in zip(files, logits):
-            top = np.argsort(-l, kind="stable")[:5]
-            fh.write(json.dumps({"file": f, "top": [int(c) for c in top]}) + "\n")
-    print(f"wrote {top_path}")
-    return logits
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="folder for the weights and reference outputs")
-    ap.add_argument("--images", required=True, help="folder of images (searched recursively)")
     ap.add_argument("--preset", default="halonet26t", choices=PRESETS)
-    ap.add_argument("--seed", type=int, default=0)
+    add_args(ap, batch=16)
     ap.add_argument("--random-bn", action="store_true",
                     help="also randomize BatchNorm params/statistics (see step 1)")
     ap.add_argument("--calib", type=int, default=16,
                     help="--random-bn: images (the first N) that set the BN statistics")
-    ap.add_argument("--limit", type=int, default=0, help="first N images (sorted) only")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--list-out", help="write the image list (one path a line) here")
-    ap.add_argument("--seer-jsonl", help="seer classify --format jsonl --topk 5 output")
-    ap.add_argument("--seer-logits", help="seer classify --logits output (.safetensors)")
     ap.add_argument("--f64", action="store_true",
                     help="also run the reference in float64 (OUT/TAG.ref_logits64.npy) and measure "
                          "seer's and timm's float32 logits against it")
-    ap.add_argument("--force", action="store_true", help="redo the weights and reference run")
-    ap.add_argument("--timm", default="/work/ref/pytorch-image-models")
     args = ap.parse_args()
 
-    sys.path.insert(0, args.timm)
-    os.makedirs(args.out, exist_ok=True)
-    files = list_images(args.images, args.limit)
-    if not files:
-        raise SystemExit(f"compare_halonet: no images under {args.images}")
-    if args.list_out:
-        with open(args.list_out, "w") as fh:
-            fh.write("".join(f + "\n" for f in files))
+    files = prepare(args, "compare_halonet")
     tag = args.preset + (".bn" if args.random_bn else "")
     model = build(args, tag, files)
-    ref_logits = run_reference(args, model, files, tag)
-    ref64 = run_reference(args, model, files, tag, f64=True) if args.f64 else None
+    ref, ref_bf16, ref64 = references(args, model, timm_eval_transform(model), files, tag, args.f64)
     print(f"{tag}: {len(files)} images")
-    if args.seer_jsonl:
-        compare_top5(args, files, ref_logits)
-    if args.seer_logits:
-        compare_logits(args, files, ref_logits, ref64)
+    compare(args, files, ref, ref_bf16, ref64)
 
 
 if __name__ == "__main__":
