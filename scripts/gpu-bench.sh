@@ -3,7 +3,9 @@
 # Carry [".gpu"]; optional inputs placed in .gpu/ before the call:
 #   .gpu/cifar_test.tar.xz      the CIFAR-10 test folder (tar of test/<class>/*.jpg)
 #   .gpu/models/*.safetensors   converted weights (resnet20, resnet56, ...)
-# Prints a short table last; full logs go to $OUT.
+# Prints a short table last; full logs go to $OUT. Environment: SEER_BENCH_MODEL_LIST and
+# SEER_BENCH_COMPILE (which of them torch.compile also times; "none": none) pick the model table's
+# rows; SEER_BENCH_MODELS=0 / SEER_BENCH_ATTN=0 skip the model / attention tables.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/gpu-check.sh unpack
@@ -29,7 +31,7 @@ fi
 if [[ "${SEER_BENCH_MODELS:-1}" == 1 ]] && python3 -c "import timm" 2> /dev/null; then
   echo "== models: PyTorch references (batch 256) =="
   python3 bench/torch_models.py --out /tmp/bench_models --ref .gpu/ref --batch 256 \
-    ${SEER_BENCH_MODEL_LIST:+--models $SEER_BENCH_MODEL_LIST} 2>&1 | grep -v Warning | tee "$out/bench-torch-models.log"
+    ${SEER_BENCH_MODEL_LIST:+--models $SEER_BENCH_MODEL_LIST} ${SEER_BENCH_COMPILE:+--compile $SEER_BENCH_COMPILE} 2>&1 | grep -v Warning | tee "$out/bench-torch-models.log"
   echo "== models: seer (batch 256) =="
   for w in /tmp/bench_models/*.safetensors; do
     name=$(basename "$w" .safetensors)

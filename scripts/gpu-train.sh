@@ -21,15 +21,17 @@
 # ends on time even when jobs share the GPU. STOP (classifiers) ends the command's part after
 # that many training seconds of the BUDGET schedule, exporting what it has; a later command
 # with the same BUDGET and no STOP resumes it to the end of that one schedule. A checkpoint is
-# written every minute under .gpu/train, kept only while the machine stays warm (30 s after a
-# call: start the next call at once). A budget raised in a later command also resumes, but
+# written every minute under /tmp/seer-train, kept only while the machine stays warm (30 s after
+# a call: start the next call at once). It lives outside the repo because a carried folder
+# replaces its copy there: on 2026-12-03 a resuming call that carried .gpu wiped checkpoints kept
+# under .gpu/train and the jobs started over. A budget raised in a later command also resumes, but
 # the cosine schedule then jumps back to where the new budget puts it. Keep each command's
 # share under ~520 s so it ends inside the 10-minute limit. Weights (in tars of two, under the
 # 16 MiB per-file limit) and logs are copied to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-(($#)) || { sed -n 2,28p "$0"; exit 2; }
-dir=.gpu/train
+(($#)) || { sed -n 2,30p "$0"; exit 2; }
+dir=${SEER_TRAIN_DIR:-/tmp/seer-train}
 mkdir -p "$dir"
 out=${OUT:-$dir/out}
 mkdir -p "$out"
