@@ -329,6 +329,20 @@ Test(cuda_conv2d, depthwise) {
     run_case("depthwise 5x5", op_conv, &d5, a, NIN(a));
     run_case("depthwise 7x7 dilation 3", op_conv, &d7, b, NIN(b));
     run_case("depthwise 3x3 stride 2", op_conv, &s2, c, NIN(c));
+    // The register-blocked stride-1 kernel: strips of 8 (width >= 16) with a tail, strips of 4
+    // on narrow maps, no padding, channel counts off the warp size.
+    seer_conv2d_params p1 = {.pad_h = 1, .pad_w = 1, .groups = 40};
+    seer_conv2d_params v3 = {.groups = 5};
+    seer_conv2d_params d7n = {.pad_h = 9, .pad_w = 9, .dil_h = 3, .dil_w = 3, .groups = 33};
+    seer_conv2d_params d5n = {.pad_h = 2, .pad_w = 2, .groups = 33};
+    in_spec d[] = {IN(2, 7, 7, 40), IN(40, 3, 3, 1), PARAM(40)};
+    in_spec e[] = {IN(2, 9, 20, 5), IN(5, 3, 3, 1), ABSENT};
+    in_spec f[] = {IN(1, 7, 7, 33), IN(33, 7, 7, 1), PARAM(33)};
+    in_spec g[] = {IN(1, 6, 5, 33), IN(33, 5, 5, 1), ABSENT};
+    run_case("depthwise 3x3 narrow", op_conv, &p1, d, NIN(d));
+    run_case("depthwise 3x3 no padding", op_conv, &v3, e, NIN(e));
+    run_case("depthwise 7x7 dilation 3 narrow", op_conv, &d7n, f, NIN(f));
+    run_case("depthwise 5x5 narrow", op_conv, &d5n, g, NIN(g));
 }
 
 // ---- pooling -------------------------------------------------------------------------------
