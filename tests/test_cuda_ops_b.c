@@ -546,6 +546,31 @@ Test(cuda_attention, shapes_bias_and_masks) {
     pair_free(&p);
 }
 
+// The tensor-core kernel (F16/BF16, D == Dv in {32, 64, 128}): DeiT's 197 tokens, lengths of
+// 1, 17 and 65 around its 16-row and 64-key tiles, Lq != Lk, broadcast bias, masked rows.
+Test(cuda_attention, tensor_core_path) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    ctx_pair p = pair_new();
+    seer_rng rng = seer_rng_new(52);
+    const attn_case cases[] = {
+        {2, 6, 197, 197, 64, 64, 0, false},   // DeiT-S
+        {2, 3, 197, 197, 64, 64, 3, true},    // full bias, masked rows
+        {2, 2, 65, 65, 64, 64, 2, false},     // one row and key past a tile, bias [B, 1]
+        {2, 2, 1, 197, 64, 64, 1, false},     // one query, bias [1, H]
+        {1, 2, 1, 1, 32, 32, 0, false},       // one query, one key
+        {2, 2, 17, 65, 32, 32, 1, true},      // Lq < Lk
+        {1, 4, 17, 17, 32, 32, 3, true},      // a second warp with one row
+        {1, 3, 65, 17, 128, 128, 2, true},    // Lq > Lk
+        {1, 2, 197, 1, 128, 128, 0, false},   // one key
+        {1, 1, 130, 200, 128, 128, 3, false}, // several blocks and key tiles
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        attention_case(&p, &rng, &cases[i], SEER_BF16);
+        attention_case(&p, &rng, &cases[i], SEER_F16);
+    }
+    pair_free(&p);
+}
+
 Test(cuda_attention, errors) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     ctx_pair p = pair_new();

@@ -13,7 +13,9 @@
 //
 // Any head size runs here: D beyond kDM is summed chunk by chunk, Dv beyond kDM takes more
 // blocks (grid.z), each recomputing the scores for its columns, so no two-GEMM fallback is
-// needed; kDM = 32, 64 or 128 is picked to fit max(D, Dv).
+// needed; kDM = 32, 64 or 128 is picked to fit max(D, Dv). F16/BF16 with D == Dv in
+// {32, 64, 128} go to the tensor-core kernel of attention_mma.cu instead (unless
+// SEER_ATTN_MMA=0).
 #include "core/cuda/cuda_common.cuh"
 
 namespace {
@@ -228,6 +230,10 @@ seer_status seer_cuda_attention(seer_tensor *o, const seer_tensor *q, const seer
             "attention (cuda): B * H = %lld, Lq = %lld, Lk = %lld, D = %lld, Dv = %lld "
             "exceed the kernel's grid",
             (long long)(B * H), (long long)Lq, (long long)Lk, (long long)D, (long long)Dv);
+    // SEER_ATTN_MMA=0 keeps F16/BF16 on this kernel too (to time one against the other).
+    static const bool mma_off = getenv("SEER_ATTN_MMA") && !strcmp(getenv("SEER_ATTN_MMA"), "0");
+    if (!mma_off && seer_cuda_attention_mma_fits(o, q, k, v))
+        return seer_cuda_attention_mma(o, q, k, v, bias, scale);
     attn_params p;
     p.lq = (int)Lq;
     p.lk = (int)Lk;

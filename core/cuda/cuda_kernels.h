@@ -39,6 +39,10 @@ seer_status seer_cuda_fold(seer_tensor *y, const seer_tensor *x, const seer_unfo
 seer_status seer_cuda_outlook_fold(seer_tensor *y, const seer_tensor *v, const seer_tensor *attn,
                                    int heads, const seer_unfold_params *p);
 seer_status seer_cuda_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
+// The tensor-core path of seer_cuda_attention (attention_mma.cu): F16/BF16, D == Dv in
+// {32, 64, 128}, 16-byte aligned data. _fits says whether a validated case is one of these.
+bool seer_cuda_attention_mma_fits(const seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v);
+seer_status seer_cuda_attention_mma(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *bias, float scale);
 seer_status seer_cuda_attention_gather(seer_tensor *o, const seer_tensor *q, const seer_tensor *k, const seer_tensor *v, const seer_tensor *idx, float scale);
 seer_status seer_cuda_halo_attention(seer_tensor *y, const seer_tensor *q, const seer_tensor *kv,
                                      const seer_tensor *height_rel, const seer_tensor *width_rel,
