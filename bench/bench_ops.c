@@ -4,6 +4,7 @@
 //   build/seer_bench ops [--cpu-only] [--threads N]
 //   build/seer_bench model --weights FILE ...   (bench/bench_model.c)
 //   build/seer_bench attn --size S ...           (bench/bench_vit_attn.c)
+//   build/seer_bench enat --weights FILE ...     (bench/bench_enat.c)
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -110,11 +111,13 @@ static void bench_device(seer_device dev, seer_dtype dt, double peak_gflops, con
 
 int seer_bench_model(int argc, char **argv);
 int seer_bench_attn(int argc, char **argv);
+int seer_bench_enat(int argc, char **argv);
 
 int main(int argc, char **argv) {
     seer_threads_init(argv);
     if (argc > 1 && strcmp(argv[1], "model") == 0) return seer_bench_model(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "attn") == 0) return seer_bench_attn(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "enat") == 0) return seer_bench_enat(argc - 1, argv + 1);
     bool cpu_only = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--cpu-only") == 0) cpu_only = true;
