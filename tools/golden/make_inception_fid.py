@@ -12,7 +12,9 @@ O(1) through 47 layers instead of vanishing or exploding) and perturbed; the run
 small random values. Subtracting the calibrated means instead standardizes every layer of a
 random network, where images differ little against the common mode: float32 round-off then
 grows ~50x (to ~5e-6 rel-L2 in PyTorch itself), too close to the 1e-5 tolerance. Seed and
-ranges were picked for a low round-off floor (~4e-7) with features that still differ by image.
+ranges were picked for a low round-off floor (~3e-7) with features that still differ by image,
+and (seed 7) for BF16: PyTorch's BF16 autocast stays within 7e-3 rel-L2 of the logits with
+top-1 margins over 10x its largest logit error (tools/golden/bf16_baseline.py).
 """
 import argparse
 import os
@@ -56,7 +58,7 @@ def main():
     args = ap.parse_args()
     check_layout()
 
-    torch.manual_seed(1)
+    torch.manual_seed(7)
     model = InceptionFID(width_div=WIDTH_DIV)
     samples = os.path.join(args.data, "imagenet-samples")
     xa = np.stack([load(os.path.join(samples, p), (75, 75)) for p in PHOTOS[:2]])  # [2, 75, 75, 3]
