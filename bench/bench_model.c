@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "backbones/model.h"
+#include "core/profile.h"
 
 static double now(void) {
     struct timespec ts;
@@ -68,6 +69,8 @@ int seer_bench_model(int argc, char **argv) {
         seer_ctx_reset(c);
         seer_tensor *in = seer_from_host(c, x, dt, 4, (int64_t[]){batch, size, size, 3});
         seer_device_sync(dev);
+        if (it == 0 && seer_profile_enabled()) seer_profile_clear();  // warm-up passes not counted
+        seer_profile_mark();
         double t0 = now();
         seer_tensor *y = seer_model_forward(m, c, in);
         seer_device_sync(dev);

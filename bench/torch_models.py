@@ -4,7 +4,8 @@ random weights, writing each model's weights as seer safetensors so that `seer_b
 runs the same network. Run on the GPU machine (timm installed there); the official VAN and
 BiFormer sources are read from --ref (copies made outside the repo, never committed).
 
-    python3 bench/torch_models.py --out DIR [--ref DIR] [--batch 256] [--compile volo_d1_224,...]
+    python3 bench/torch_models.py --out DIR [--ref DIR] [--batch 256] [--models a,b,...]
+                                  [--compile volo_d1_224,...] [--export-only]
 """
 import argparse
 import json
@@ -74,6 +75,7 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--models", default="volo_d1_224,halonet50ts,van_b2,biformer_tiny,deit_small_patch16_224")
     ap.add_argument("--compile", default="volo_d1_224,halonet50ts")
+    ap.add_argument("--export-only", action="store_true", help="write the weights, time nothing")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
@@ -81,6 +83,8 @@ def main():
         m = build(name, args.ref).cuda().eval()
         size = 256 if name == "halonet50ts" else 224
         save_safetensors(os.path.join(args.out, name + ".safetensors"), m.state_dict(), name)
+        if args.export_only:
+            continue
         x = torch.randn(args.batch, 3, size, size, device="cuda")
         with torch.no_grad():
             f32 = bench(m, x)

@@ -1,6 +1,8 @@
 // Shared checks of the op fronts.
 #include "core/ops_common.h"
 
+#include "core/profile.h"
+
 bool seer_op_check_device(seer_ctx *c, const char *op, const seer_tensor *t) {
     if (t->device == seer_ctx_device(c)) return true;
     seer_ctx_fail(c, SEER_STATUS_DEVICE, "%s: tensor %s is on %s, the context on %s", op,
@@ -55,7 +57,10 @@ const seer_tensor *seer_op_contig(seer_ctx *c, const seer_tensor *t) {
 }
 
 seer_tensor *seer_op_finish(seer_ctx *c, const char *op, seer_status st, seer_tensor *out) {
-    if (st == SEER_STATUS_OK) return out;
+    if (st == SEER_STATUS_OK) {
+        if (seer_profile_enabled()) seer_profile_op(c, op, out);
+        return out;
+    }
     seer_ctx_fail(c, st, "%s: %s", op, seer_last_error());
     return NULL;
 }
