@@ -204,24 +204,28 @@ class SparsifinerAttention(Attention):
 
     def forward(self, x):
         q, k, v, _ = self.heads(x)
+        # Predictor, scores and softmax in float32 whatever the autocast (the values of an f32
+        # run): in bf16 the rounding of q k^T turns the softmax gradient of sharp rows into noise
+        # that grows with the logits (gradient norm 185 against 3 on the collapsed GPU run of
+        # sparsifiner_lvvit, 2026-12-03), which clipping then spreads over the whole model.
         with torch.autocast(device_type=x.device.type, enabled=False):
+            q, k = q.float(), k.float()
             # The predictor sees q, k detached: only the reconstruction objective trains it, and
             # that objective does not reach the backbone (the reference trains the predictor
             # with the backbone frozen).
             coef = self.mask_predictor.coefficients(q.detach(), k.detach())
             with torch.no_grad():
                 mask = self.mask_predictor.connectivity(coef)
+            scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # [B, H, L, L]
+            if self.training:
+                target = scores.detach().softmax(-1)[:, :, 1:]  # the dense attention
+                self.recon_error = (self.mask_predictor.reconstruction(coef) - target).pow(2).sum()
+            if not (self.training and self.dense):
+                scores = scores.masked_fill(~mask, float("-inf"))
+            attn = scores.softmax(-1)
         if self.keep_mask:
             self.last_mask = mask
-        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # [B, H, L, L]
-        if self.training:
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                target = scores.detach().float().softmax(-1)[:, :, 1:]  # the dense attention
-                approx = self.mask_predictor.reconstruction(coef)
-                self.recon_error = (approx - target).pow(2).sum()
-        if not (self.training and self.dense):
-            scores = scores.masked_fill(~mask, float("-inf"))
-        return self.merge(scores.softmax(-1).to(v.dtype) @ v)
+        return self.merge(attn.to(v.dtype) @ v)
 
 
 class AgentAttention(Attention):

@@ -11,8 +11,11 @@ wall-clock budget (--budget-s: progress = training seconds / budget, so a run sh
 other jobs and still ends on time; the steps it made are recorded in the exported metadata).
 A checkpoint is written every --ckpt-every-s seconds and a run resumes from it; --stop-at-s
 ends a command early inside a longer --budget-s schedule (the next command resumes it).
-On CUDA the model runs through torch.compile (eager if compiling fails); a step whose gradient
-is not finite is skipped and counted (`skipped_steps` in the metadata).
+On CUDA the model runs through torch.compile (eager if compiling fails, or if the compiled
+gradient of the first batch, and of the first after a dense/sparse switch, is not eager
+PyTorch's: see compile_gradient_error). A step whose gradient is not finite is skipped and
+counted: every epoch line and the final line say how many (`skipped_steps` in the metadata),
+next to the gradient norm before clipping (median and largest of the sampled steps).
 Output: OUT_DIR/<family>.safetensors (seer weights, F16 except BatchNorm statistics), written
 atomically, loadable by `seer classify --weights` with no other flags.
 """
@@ -114,10 +117,48 @@ def cutmix(x, y, gen):
 
 
 def compiled(model, enabled):
-    """torch.compile(model) where torch has it and `enabled`; else the model itself."""
+    """torch.compile(model) where torch has it and `enabled`; else the model itself. Random ops
+    take eager PyTorch's random stream (inductor's fallback_random), so that the compiled model
+    can be checked against eager on the same batch (compile_gradient_error)."""
     if not enabled or not hasattr(torch, "compile"):
         return model
+    from torch._inductor import config as inductor_config
+    inductor_config.fallback_random = True
     return torch.compile(model)
+
+
+def batch_loss(net, model, x, y, y2, lam, smoothing, amp):
+    """Training loss of one batch through `net` (the model or its compiled form) -> (loss, logits):
+    label-smoothed cross entropy against y (weight lam) and y2 (CutMix's second labels), plus
+    the model's own auxiliary loss (Sparsifiner's connectivity predictor)."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = net(x)
+        loss = lam * F.cross_entropy(logits.float(), y, label_smoothing=smoothing)
+        if lam < 1:
+            loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y2, label_smoothing=smoothing)
+        if hasattr(model, "aux_loss"):
+            loss = loss + model.aux_loss()
+    return loss, logits
+
+
+def compile_gradient_error(model, fast, batch, smoothing, amp):
+    """One batch (x, y, y2, lam) through eager `model` and compiled `fast` from the same random
+    state -> (relative L2 error of the compiled gradient, the parameter with the largest share of
+    it). Leaves no gradient behind; BatchNorm statistics see the batch twice."""
+    cuda = batch[0].device.type == "cuda"
+    state = torch.cuda.get_rng_state() if cuda else torch.get_rng_state()
+    grads = []
+    for net in (model, fast):
+        (torch.cuda.set_rng_state if cuda else torch.set_rng_state)(state)
+        model.zero_grad(set_to_none=True)
+        batch_loss(net, model, *batch, smoothing, amp)[0].backward()
+        grads.append([torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
+                      for p in model.parameters()])
+    model.zero_grad(set_to_none=True)
+    names = [n for n, _ in model.named_parameters()]
+    sq = {n: (g - e).float().pow(2).sum().item() for n, e, g in zip(names, *grads)}
+    ref = sum(e.float().pow(2).sum().item() for e in grads[0])
+    return (sum(sq.values()) / max(ref, 1e-30)) ** 0.5, max(sq, key=sq.get)
 
 
 def main():
@@ -150,13 +191,13 @@ def main():
           f"decoded in {time.time() - t0:.1f}s, hp {json.dumps(hp)}", flush=True)
 
     ckpt = os.path.join(a.out_dir, f"{a.family}.ckpt")
-    step, epoch, trained_s = 0, 0, 0.0
+    step, epoch, trained_s, skipped = 0, 0, 0.0, 0
     gen = torch.Generator(device=dev).manual_seed(a.seed)
     if os.path.exists(ckpt):
         s = torch.load(ckpt, map_location=dev)
         model.load_state_dict(s["model"])
         opt.load_state_dict(s["opt"])
-        step, epoch, trained_s = s["step"], s["epoch"], s["trained_s"]
+        step, epoch, trained_s, skipped = s["step"], s["epoch"], s["trained_s"], s.get("skipped", 0)
         gen.manual_seed(a.seed + 1000 * epoch)
         print(f"[{a.family}] resumed at epoch {epoch}, step {step}, {trained_s:.0f}s", flush=True)
     steps_per_epoch = images.shape[0] // hp["batch"]
@@ -166,12 +207,12 @@ def main():
         return step / total_steps if total_steps else trained_s / a.budget_s
 
     fast = compiled(model, dev.type == "cuda" and not a.no_compile)
-    skipped = 0
+    check_compile = fast is not model  # before the first compiled step and after a recompile
     dense = None  # Sparsifiner: dense attention in the first dense_frac of the run
     last_ckpt = time.time()
     done = progress() >= 1
     while not done:
-        t_epoch, seen, loss_sum, correct, sampled = time.time(), 0, 0.0, 0, 0
+        t_epoch, seen, loss_sum, correct, sampled, norms = time.time(), 0, 0.0, 0, 0, []
         mark = time.time()
         for x, y in batches(images, labels, hp["batch"], gen, hp["augment"]):
             for g in opt.param_groups:
@@ -179,27 +220,30 @@ def main():
             if hp["dense_frac"] and dense != (progress() < hp["dense_frac"]):
                 dense = progress() < hp["dense_frac"]
                 model.set_dense_attention(dense)
+                check_compile = fast is not model
                 print(f"[{a.family}] step {step}: {'dense' if dense else 'sparse'} attention; test "
                       f"top-1 now {evaluate(model, test_x, test_y, amp):.4f}", flush=True)
             y2, lam = y, 1.0
             if hp["cutmix"] and torch.rand((), generator=gen, device=dev).item() < hp["cutmix"]:
                 x, y2, lam = cutmix(x, y, gen)
             x = normalize(x).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                try:
-                    logits = fast(x)
-                except Exception as e:  # a compile failure must not cost the run
-                    if fast is model:
-                        raise
-                    print(f"[{a.family}] torch.compile failed ({type(e).__name__}: {e}); eager", flush=True)
-                    fast = model
-                    logits = fast(x)
-                loss = lam * F.cross_entropy(logits.float(), y, label_smoothing=hp["smoothing"])
-                if lam < 1:
-                    loss = loss + (1 - lam) * F.cross_entropy(logits.float(), y2,
-                                                              label_smoothing=hp["smoothing"])
-                if hasattr(model, "aux_loss"):
-                    loss = loss + model.aux_loss()
+            batch = (x, y, y2, lam)
+            try:
+                if check_compile:  # a miscompiled gradient must not cost the run silently
+                    check_compile = False
+                    err, worst = compile_gradient_error(model, fast, batch, hp["smoothing"], amp)
+                    ok = err <= 0.1
+                    print(f"[{a.family}] step {step}: torch.compile gradient vs eager: relative "
+                          f"error {err:.2e} (largest share: {worst})"
+                          f"{'' if ok else '; DISAGREES, training eager'}", flush=True)
+                    fast = fast if ok else model
+                loss, logits = batch_loss(fast, model, *batch, hp["smoothing"], amp)
+            except Exception as e:  # a compile failure must not cost the run
+                if fast is model:
+                    raise
+                print(f"[{a.family}] torch.compile failed ({type(e).__name__}: {e}); eager", flush=True)
+                fast = model
+                loss, logits = batch_loss(fast, model, *batch, hp["smoothing"], amp)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), hp["clip"] or float("inf"))
@@ -214,6 +258,7 @@ def main():
             seen += y.shape[0]
             if step % 10 == 0:  # syncs the GPU: not every step
                 loss_sum += loss.item() * y.shape[0]
+                norms.append(norm.item())
                 correct += (logits.argmax(1) == y).sum().item()
                 sampled += y.shape[0]
             now = time.time()
@@ -221,7 +266,8 @@ def main():
             mark = now
             if now - last_ckpt > a.ckpt_every_s:
                 save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                 "step": step, "epoch": epoch, "trained_s": trained_s})
+                                 "step": step, "epoch": epoch, "trained_s": trained_s,
+                                 "skipped": skipped})
                 last_ckpt = mark = time.time()
             if progress() >= 1 or (a.max_steps and step >= a.max_steps) or \
                     (a.stop_at_s and trained_s >= a.stop_at_s):
@@ -229,12 +275,15 @@ def main():
                 break
         epoch += 1
         dt = time.time() - t_epoch
+        norms.sort()
         print(f"[{a.family}] epoch {epoch} step {step} progress {min(progress(), 1):.3f} "
               f"loss~{loss_sum / max(sampled, 1):.3f} train-acc~{correct / max(sampled, 1):.3f} "
+              f"grad-norm~{norms[len(norms) // 2] if norms else float('nan'):.3g} "
+              f"(max {norms[-1] if norms else float('nan'):.3g}) skipped {skipped} "
               f"{seen / dt:.0f} img/s lr {opt.param_groups[0]['lr']:.2e}", flush=True)
     acc = evaluate(model, test_x, test_y, amp=False)
-    print(f"[{a.family}] done: {epoch} epochs, {step} steps, {trained_s:.0f}s training; "
-          f"test top-1 {acc:.4f} (f32)", flush=True)
+    print(f"[{a.family}] done: {epoch} epochs, {step} steps ({skipped} skipped: non-finite "
+          f"gradient), {trained_s:.0f}s training; test top-1 {acc:.4f} (f32)", flush=True)
     meta = dict(metadata())
     meta["seer.trained"] = json.dumps({"family": a.family, "epochs": epoch, "steps": step,
                                        "seed": a.seed, "hparams": hp, "test_top1_f32": acc,
@@ -245,7 +294,7 @@ def main():
     model.eval()
     export_seer(model, os.path.join(a.out_dir, f"{a.family}.safetensors"), meta, half=True)
     save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                     "epoch": epoch, "trained_s": trained_s})
+                     "epoch": epoch, "trained_s": trained_s, "skipped": skipped})
 
 
 if __name__ == "__main__":
