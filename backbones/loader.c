@@ -8,15 +8,13 @@
 #include "backbones/model.h"
 
 struct seer_loader {
-    const seer_st_file *file;
-    char **used;
-    int n_used, cap_used;
+    seer_st_reader reader;
     char names[16][256];
     int next_name;
     seer_status status;  // of the last failed read
 };
 
-const seer_st_file *seer_loader_file(seer_loader *l) { return l->file; }
+const seer_st_file *seer_loader_file(seer_loader *l) { return l->reader.file; }
 
 const char *seer_loader_name(seer_loader *l, const char *fmt, ...) {
     char *buf = l->names[l->next_name++ % 16];
@@ -27,30 +25,10 @@ const char *seer_loader_name(seer_loader *l, const char *fmt, ...) {
     return buf;
 }
 
-static bool mark_used(seer_loader *l, const char *name) {
-    if (l->n_used == l->cap_used) {
-        int cap = l->cap_used ? l->cap_used * 2 : 64;
-        char **p = realloc(l->used, (size_t)cap * sizeof *p);
-        if (!p) return false;
-        l->used = p;
-        l->cap_used = cap;
-    }
-    l->used[l->n_used] = strdup(name);
-    return l->used[l->n_used++] != NULL;
-}
-
 float *seer_load_host(seer_loader *l, const char *name, int ndim, const int64_t *shape) {
     float *host = NULL;
-    seer_status st = seer_st_read_f32_expect(l->file, name, ndim, shape, &host);
-    if (st != SEER_STATUS_OK) {
-        l->status = st;
-        return NULL;
-    }
-    if (!mark_used(l, name)) {
-        free(host);
-        l->status = seer_fail(SEER_STATUS_OOM, "out of host memory loading weights");
-        return NULL;
-    }
+    seer_status st = seer_st_reader_read_f32(&l->reader, name, ndim, shape, &host);
+    if (st != SEER_STATUS_OK) l->status = st;
     return host;
 }
 
@@ -101,7 +79,7 @@ seer_status seer_load_conv_bn(seer_loader *l, seer_model *m, const char *conv, c
     size_t len = strlen(conv);
     if (bnp[3] && len > 7 && strcmp(conv + len - 7, ".weight") == 0) {
         const char *bname = seer_loader_name(l, "%.*s.bias", (int)(len - 7), conv);
-        if (seer_st_find(l->file, bname) >= 0) {
+        if (seer_st_find(l->reader.file, bname) >= 0) {
             conv_bias = seer_load_host(l, bname, 1, vshape);
             if (!conv_bias) {  // shape error reported: skip the fold, clean up below
                 free(bnp[3]);
@@ -143,13 +121,8 @@ void seer_model_free(seer_model *m) {
 }
 
 static seer_status load_with(seer_model *m, seer_st_file *f) {
-    seer_loader l = {.file = f};
-    seer_status st = m->arch->load(m, &l);
-    if (st == SEER_STATUS_OK)
-        st = seer_st_check_unexpected(f, (const char *const *)l.used, l.n_used, NULL);
-    for (int i = 0; i < l.n_used; i++) free(l.used[i]);
-    free(l.used);
-    return st;
+    seer_loader l = {.reader = {.file = f}};
+    return seer_st_reader_finish(&l.reader, m->arch->load(m, &l), NULL);
 }
 
 // metadata seer.labels, else the arch's for the arch's class count, "cifar10" for 10 classes,

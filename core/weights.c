@@ -283,6 +283,49 @@ seer_status seer_st_check_unexpected(const seer_st_file *f, const char *const *k
                      first, seer_st_path(f), n_bad);
 }
 
+static bool note_used(seer_st_reader *r, const char *name) {
+    if (r->n_used == r->cap_used) {
+        int cap = r->cap_used ? 2 * r->cap_used : 64;
+        char **p = realloc(r->used, (size_t)cap * sizeof *p);
+        if (!p) return false;
+        r->used = p;
+        r->cap_used = cap;
+    }
+    if (!(r->used[r->n_used] = strdup(name))) return false;
+    r->n_used++;
+    return true;
+}
+
+seer_status seer_st_reader_read_f32(seer_st_reader *r, const char *name, int ndim,
+                                    const int64_t *shape, float **out_malloced) {
+    SEER_TRY(seer_st_read_f32_expect(r->file, name, ndim, shape, out_malloced));
+    if (note_used(r, name)) return SEER_STATUS_OK;
+    free(*out_malloced);
+    *out_malloced = NULL;
+    return seer_fail(SEER_STATUS_OOM, "out of host memory loading %s", name);
+}
+
+seer_status seer_st_reader_finish(seer_st_reader *r, seer_status st, const char *ignore_prefix) {
+    if (st == SEER_STATUS_OK)
+        st = seer_st_check_unexpected(r->file, (const char *const *)r->used, r->n_used,
+                                      ignore_prefix);
+    for (int i = 0; i < r->n_used; i++)
+        free(r->used[i]);
+    free(r->used);
+    *r = (seer_st_reader){.file = r->file};
+    return st;
+}
+
+seer_status seer_st_load_file(const char *path, const char *what, const char *ignore_prefix,
+                              seer_status (*read)(seer_st_reader *r, void *model), void *model) {
+    seer_st_file *f = NULL;
+    SEER_TRY(seer_st_open(path, &f));
+    seer_st_reader r = {.file = f};
+    seer_status st = seer_st_reader_finish(&r, read(&r, model), ignore_prefix);
+    seer_st_close(f);
+    return st == SEER_STATUS_OK ? st : seer_fail_context(st, "loading %s %s", what, path);
+}
+
 seer_status seer_st_metadata_int(const seer_st_file *f, const char *key, int lo, int hi, int *v) {
     const char *s = seer_st_metadata(f, key);
     if (!s) return SEER_STATUS_OK;

@@ -63,4 +63,28 @@ seer_status seer_st_metadata_float(const seer_st_file *f, const char *key, doubl
 seer_status seer_st_check_unexpected(const seer_st_file *f, const char *const *known, int n_known,
                                      const char *ignore_prefix);
 
+// ---- reading a weights file into a model ---------------------------------------------------
+
+// A model loader reads its tensors through a reader, which notes the names it used, so that a
+// file holding tensors the model does not use (another architecture's, a mismatched
+// checkpoint) is refused with the first of them by name instead of loading half-used.
+typedef struct seer_st_reader {
+    const seer_st_file *file;
+    char **used; // names read so far (owned)
+    int n_used, cap_used;
+} seer_st_reader;
+
+// seer_st_read_f32_expect, with `name` noted as used (OOM if noting it fails).
+seer_status seer_st_reader_read_f32(seer_st_reader *r, const char *name, int ndim,
+                                    const int64_t *shape, float **out_malloced);
+// End a load whose reads ended with `st`: when OK, refuse the tensors it did not use (see
+// seer_st_check_unexpected for ignore_prefix). Frees the noted names either way.
+seer_status seer_st_reader_finish(seer_st_reader *r, seer_status st, const char *ignore_prefix);
+
+// The steps around a model's own reading: open `path`, run `read` on it (config from the
+// metadata, then the tensors), refuse tensors it did not use, close. A failure after the open
+// is put in context as "loading <what> <path>: ..."; a failed open is reported as it is.
+seer_status seer_st_load_file(const char *path, const char *what, const char *ignore_prefix,
+                              seer_status (*read)(seer_st_reader *r, void *model), void *model);
+
 #endif

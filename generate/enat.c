@@ -99,35 +99,17 @@ static seer_status config_from_file(const seer_st_file *f, seer_enat_config *g, 
 // ---- loading -------------------------------------------------------------------------------
 
 typedef struct loader {
-    const seer_st_file *f;
+    seer_st_reader *r;
     seer_enat *m;
-    char **used;
-    int n_used, cap;
     seer_status st; // first failure
 } loader;
 
+// After the first failure nothing more is read, so its message is the one reported.
 static float *read_host(loader *l, const char *name, int ndim, const int64_t *shape) {
     if (l->st != SEER_STATUS_OK) return NULL;
     float *host = NULL;
-    seer_status st = seer_st_read_f32_expect(l->f, name, ndim, shape, &host);
-    if (st != SEER_STATUS_OK) {
-        l->st = st;
-        return NULL;
-    }
-    if (l->n_used == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 256;
-        char **p = realloc(l->used, (size_t)cap * sizeof *p);
-        if (!p) goto oom;
-        l->used = p;
-        l->cap = cap;
-    }
-    if (!(l->used[l->n_used] = strdup(name))) goto oom;
-    l->n_used++;
+    l->st = seer_st_reader_read_f32(l->r, name, ndim, shape, &host);
     return host;
-oom:
-    free(host);
-    l->st = seer_fail(SEER_STATUS_OOM, "out of host memory loading %s", name);
-    return NULL;
 }
 
 // 1-D parameters are F32, the rest the model's dtype.
@@ -229,39 +211,31 @@ void seer_enat_free(seer_enat *m) {
     free(m);
 }
 
+// The config (metadata), the weight store and scratch contexts, then the tensors.
+static seer_status read_file(seer_st_reader *r, void *model) {
+    seer_enat *m = model;
+    SEER_TRY(config_from_file(r->file, &m->cfg, m->name));
+    m->w = seer_weights_new(m->dev);
+    m->scratch[0] = m->w ? seer_ctx_new(m->dev) : NULL;
+    m->scratch[1] = m->scratch[0] ? seer_ctx_new(m->dev) : NULL;
+    if (!m->scratch[1]) return SEER_STATUS_OOM;
+    loader l = {.r = r, .m = m};
+    load_all(&l);
+    return l.st;
+}
+
 seer_status seer_enat_load(const char *path, seer_device dev, seer_dtype dt, seer_enat **out) {
     *out = NULL;
     SEER_TRY(seer_check_compute_dtype(dev, dt, "ENAT"));
-    seer_st_file *f = NULL;
-    SEER_TRY(seer_st_open(path, &f));
     seer_enat *m = calloc(1, sizeof *m);
-    seer_status st = m ? SEER_STATUS_OK : seer_fail(SEER_STATUS_OOM, "out of host memory");
-    if (st == SEER_STATUS_OK) {
-        m->dev = dev;
-        m->dt = dt;
-        st = config_from_file(f, &m->cfg, m->name);
-    }
-    if (st == SEER_STATUS_OK) {
-        m->w = seer_weights_new(dev);
-        m->scratch[0] = m->w ? seer_ctx_new(dev) : NULL;
-        m->scratch[1] = m->scratch[0] ? seer_ctx_new(dev) : NULL;
-        st = m->scratch[1] ? SEER_STATUS_OK : SEER_STATUS_OOM;
-    }
-    if (st == SEER_STATUS_OK) {
-        loader l = {.f = f, .m = m};
-        load_all(&l);
-        // prev_embedder is trained but never used by the forward pass
-        st = l.st != SEER_STATUS_OK ? l.st
-                                    : seer_st_check_unexpected(f, (const char *const *)l.used,
-                                                               l.n_used, "prev_embedder.");
-        for (int i = 0; i < l.n_used; i++)
-            free(l.used[i]);
-        free(l.used);
-    }
-    seer_st_close(f);
+    if (!m) return seer_fail(SEER_STATUS_OOM, "out of host memory");
+    m->dev = dev;
+    m->dt = dt;
+    // prev_embedder is trained but never used by the forward pass
+    seer_status st = seer_st_load_file(path, "ENAT", "prev_embedder.", read_file, m);
     if (st != SEER_STATUS_OK) {
         seer_enat_free(m);
-        return seer_fail_context(st, "loading ENAT %s", path);
+        return st;
     }
     *out = m;
     return SEER_STATUS_OK;

@@ -16,32 +16,6 @@
 #include "tests/golden_util.h"
 #include "tests/test_util.h"
 
-static size_t numel_of(int nd, const int64_t *s) {
-    size_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= (size_t)s[i];
-    return n;
-}
-
-static int argmax_row(const float *x, int64_t n) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return (int)best;
-}
-
-// Rows minus their mean over the batch: what depends on the image.
-static void center(float *x, int64_t rows, int64_t cols) {
-    for (int64_t j = 0; j < cols; j++) {
-        double m = 0;
-        for (int64_t i = 0; i < rows; i++)
-            m += x[i * cols + j];
-        m /= (double)rows;
-        for (int64_t i = 0; i < rows; i++)
-            x[i * cols + j] -= (float)m;
-    }
-}
-
 // got (the first `rows` rows of the fixture's `name`): F32 rel-L2 <= 1e-5 and max-abs <= 1e-4 *
 // max |want|; BF16/F16 rel-L2 <= 2e-2. Logits also: the same top-1 per image and the
 // image-dependent part (minus the batch mean) to the same tolerance.
@@ -55,14 +29,14 @@ static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file
     cr_assert_eq(got->ndim, nd, "%s: rank", name);
     for (int i = 0; i < nd; i++)
         cr_assert_eq(got->shape[i], s[i], "%s: dim %d", name, i);
-    size_t n = numel_of(nd, s);
+    size_t n = golden_numel(nd, s);
     float *g = malloc(n * sizeof *g);
     cr_assert_eq(seer_to_host(c, got, g), SEER_STATUS_OK, "%s", seer_ctx_error(c));
     bool logits = strcmp(name, "logits") == 0;
     for (int pass = 0; pass < (logits && rows > 1 ? 2 : 1); pass++) {
         if (pass == 1) { // image-dependent part
-            center(g, rows, s[1]);
-            center(want, rows, s[1]);
+            golden_center_rows(g, rows, s[1]);
+            golden_center_rows(want, rows, s[1]);
         }
         double scale = 0;
         for (size_t i = 0; i < n; i++)
@@ -76,7 +50,7 @@ static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file
                       seer_dtype_name(dt), name, rel);
         if (dt == SEER_F32) cr_expect_leq(mx, 1e-4 * scale, "%s %s max-abs %g", fixture, name, mx);
         for (int64_t i = 0; logits && pass == 0 && i < rows; i++)
-            cr_expect_eq(argmax_row(g + i * s[1], s[1]), argmax_row(want + i * s[1], s[1]),
+            cr_expect_eq(golden_argmax(g + i * s[1], s[1]), golden_argmax(want + i * s[1], s[1]),
                          "%s %s: top-1 of image %lld differs", fixture, seer_dtype_name(dt),
                          (long long)i);
     }
@@ -86,39 +60,26 @@ static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file
 
 // The whole batch, then its first image alone (one image takes another gather path).
 static void check_fixture(const char *key, seer_device dev, seer_dtype dt) {
-    char wname[64], ioname[64], name[32];
-    snprintf(wname, sizeof wname, "biformer_%s.weights.safetensors", key);
-    snprintf(ioname, sizeof ioname, "biformer_%s.io.safetensors", key);
-    seer_model *m = NULL;
-    cr_assert_eq(seer_model_load(golden_path(wname), NULL, dev, dt, &m), SEER_STATUS_OK, "%s",
-                 seer_last_error());
-    cr_assert_str_eq(m->arch->family, "biformer");
-    seer_st_file *io = NULL;
-    cr_assert_eq(seer_st_open(golden_path(ioname), &io), SEER_STATUS_OK, "%s", seer_last_error());
-    int nd;
-    int64_t sx[SEER_MAX_DIMS];
-    float *x = golden_read(io, "input", &nd, sx);
-    seer_ctx *c = seer_ctx_new(dev);
-    cr_assert_not_null(c, "%s", seer_last_error());
-    int64_t batch = sx[0];
+    char fixture[32], name[32];
+    snprintf(fixture, sizeof fixture, "biformer_%s", key);
+    golden_fixture g = golden_fixture_open(fixture, "biformer", dev, dt);
+    seer_ctx *c = g.c;
+    int64_t batch = g.sx[0];
     for (int pass = 0; pass < 2; pass++) {
         int64_t rows = pass == 0 ? batch : 1;
-        sx[0] = rows;
-        seer_tensor *in = seer_from_host(c, x, dt, nd, sx);
+        g.sx[0] = rows;
+        seer_tensor *in = seer_from_host(c, g.x, dt, g.nx, g.sx);
         seer_tensor *st[4];
-        cr_assert_eq(seer_biformer_stages(m, c, in, st), SEER_STATUS_OK, "%s", seer_ctx_error(c));
+        cr_assert_eq(seer_biformer_stages(g.m, c, in, st), SEER_STATUS_OK, "%s", seer_ctx_error(c));
         for (int i = 0; i < 4; i++) {
             snprintf(name, sizeof name, "stage%d", i + 1);
-            expect_close(c, st[i], io, name, key, rows, dt);
+            expect_close(c, st[i], g.io, name, key, rows, dt);
         }
-        expect_close(c, seer_model_features(m, c, in), io, "features", key, rows, dt);
-        expect_close(c, seer_model_forward(m, c, in), io, "logits", key, rows, dt);
+        expect_close(c, seer_model_features(g.m, c, in), g.io, "features", key, rows, dt);
+        expect_close(c, seer_model_forward(g.m, c, in), g.io, "logits", key, rows, dt);
         seer_ctx_reset(c);
     }
-    free(x);
-    seer_st_close(io);
-    seer_ctx_free(c);
-    seer_model_free(m);
+    golden_fixture_close(&g);
 }
 
 Test(biformer, golden_a_presets_layout_cpu) {
@@ -183,16 +144,7 @@ Test(biformer, stem_strides_in_errors_and_metadata) {
     static const char *bad[] = {"1,2,2", "0,2"};
     for (int b = 0; b < 2; b++) {
         seer_st_writer *w = seer_st_writer_new();
-        for (int i = 0; i < seer_st_count(f); i++) {
-            const char *n = seer_st_name(f, i);
-            seer_dtype dt;
-            int nd;
-            int64_t s[SEER_MAX_DIMS];
-            size_t nb;
-            cr_assert_eq(seer_st_info(f, n, &dt, &nd, s), SEER_STATUS_OK);
-            cr_assert_eq(seer_st_writer_add(w, n, dt, nd, s, seer_st_raw(f, n, &nb)),
-                         SEER_STATUS_OK);
-        }
+        golden_copy_tensors(f, w);
         for (int i = 0; i < seer_st_metadata_count(f); i++) {
             const char *k = seer_st_metadata_key(f, i);
             seer_st_writer_set_metadata(
@@ -231,15 +183,7 @@ Test(biformer, weights_of_another_config_are_refused_by_name) {
     seer_st_file *f = NULL;
     cr_assert_eq(seer_st_open(golden_path("biformer_a.weights.safetensors"), &f), SEER_STATUS_OK);
     seer_st_writer *w = seer_st_writer_new();
-    int n = seer_st_count(f);
-    for (int i = 0; i < n; i++) {
-        const char *name = seer_st_name(f, i);
-        int nd;
-        int64_t s[SEER_MAX_DIMS];
-        float *v = golden_read(f, name, &nd, s);
-        cr_assert_eq(seer_st_writer_add(w, name, SEER_F32, nd, s, v), SEER_STATUS_OK);
-        free(v);
-    }
+    golden_copy_tensors(f, w); // without its metadata
     seer_st_close(f);
     char path[] = "/tmp/seer_biformer_nometa_XXXXXX";
     int fd = mkstemp(path);

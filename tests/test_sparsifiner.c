@@ -24,16 +24,7 @@ static const char *config_weights(const char *name, const char *extra) {
     snprintf(file, sizeof file, "%s.weights.safetensors", name);
     cr_assert_eq(seer_st_open(golden_path(file), &f), SEER_STATUS_OK);
     seer_st_writer *w = seer_st_writer_new();
-    for (int i = 0; i < seer_st_count(f); i++) {
-        const char *name = seer_st_name(f, i);
-        seer_dtype dt;
-        int nd;
-        int64_t shape[SEER_MAX_DIMS];
-        size_t nb;
-        cr_assert_eq(seer_st_info(f, name, &dt, &nd, shape), SEER_STATUS_OK);
-        cr_assert_eq(seer_st_writer_add(w, name, dt, nd, shape, seer_st_raw(f, name, &nb)),
-                     SEER_STATUS_OK);
-    }
+    golden_copy_tensors(f, w);
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s%s", seer_st_metadata(f, "seer.config"), extra);
     seer_st_writer_set_metadata(w, "seer.arch", seer_st_metadata(f, "seer.arch"));

@@ -174,16 +174,7 @@ static const char *write_num_classes_variant(const char *num_classes, const char
     seer_st_file *f = NULL;
     cr_assert_eq(seer_st_open(golden_path("vit_deit.weights.safetensors"), &f), SEER_STATUS_OK);
     seer_st_writer *w = seer_st_writer_new();
-    for (int i = 0; i < seer_st_count(f); i++) {
-        const char *name = seer_st_name(f, i);
-        seer_dtype dt;
-        int nd;
-        int64_t shape[6];
-        size_t n;
-        cr_assert_eq(seer_st_info(f, name, &dt, &nd, shape), SEER_STATUS_OK);
-        cr_assert_eq(seer_st_writer_add(w, name, dt, nd, shape, seer_st_raw(f, name, &n)),
-                     SEER_STATUS_OK);
-    }
+    golden_copy_tensors(f, w);
     for (int i = 0; i < seer_st_metadata_count(f); i++)
         seer_st_writer_set_metadata(w, seer_st_metadata_key(f, i), seer_st_metadata_value(f, i));
     if (num_classes) seer_st_writer_set_metadata(w, "seer.num_classes", num_classes);

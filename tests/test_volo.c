@@ -18,13 +18,6 @@
 // backbones/volo.c: the output of the outlooker stage, [B, H/p, W/p, C0].
 seer_tensor *seer_volo_outlooker_output(seer_model *m, seer_ctx *c, const seer_tensor *x);
 
-static size_t numel_of(int nd, const int64_t *s) {
-    size_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= (size_t)s[i];
-    return n;
-}
-
 static double norm_l2(const float *a, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++)
@@ -48,81 +41,50 @@ static void expect_close(const char *fixture, seer_dtype dt, const char *what, c
     cr_expect_leq(mx, 1e-4 * nrm, "%s %s: max-abs %g vs norm %g", fixture, what, mx, nrm);
 }
 
-static int argmax_row(const float *x, int64_t n) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return (int)best;
-}
-
-// Logits minus their mean over the batch: what depends on the image.
-static void center(float *x, int64_t rows, int64_t cols) {
-    for (int64_t j = 0; j < cols; j++) {
-        double m = 0;
-        for (int64_t i = 0; i < rows; i++)
-            m += x[i * cols + j];
-        m /= (double)rows;
-        for (int64_t i = 0; i < rows; i++)
-            x[i * cols + j] -= (float)m;
-    }
-}
-
 static float *download(seer_ctx *c, const seer_tensor *t, int nd, const int64_t *want_shape) {
     cr_assert_not_null(t, "%s", seer_ctx_error(c));
     cr_assert_eq(t->ndim, nd);
     for (int i = 0; i < nd; i++)
         cr_assert_eq(t->shape[i], want_shape[i], "dim %d: %lld vs %lld", i, (long long)t->shape[i],
                      (long long)want_shape[i]);
-    float *h = malloc(sizeof(float) * numel_of(nd, want_shape));
+    float *h = malloc(sizeof(float) * golden_numel(nd, want_shape));
     cr_assert_eq(seer_to_host(c, t, h), SEER_STATUS_OK);
     return h;
 }
 
 static void check_fixture(const char *name, seer_device dev, seer_dtype dt) {
-    char wpath[64], iopath[64];
-    snprintf(wpath, sizeof wpath, "%s.weights.safetensors", name);
-    snprintf(iopath, sizeof iopath, "%s.io.safetensors", name);
-    seer_model *m = NULL;
-    cr_assert_eq(seer_model_load(golden_path(wpath), NULL, dev, dt, &m), SEER_STATUS_OK, "%s",
-                 seer_last_error());
-    cr_assert_str_eq(m->arch->family, "volo");
-    seer_st_file *io = NULL;
-    cr_assert_eq(seer_st_open(golden_path(iopath), &io), SEER_STATUS_OK, "%s", seer_last_error());
-    int nx, nl, ns, nf;
-    int64_t sx[6], sl[6], ss[6], sf[6];
-    float *x = golden_read(io, "input", &nx, sx);
-    float *want_l = golden_read(io, "logits", &nl, sl);
-    float *want_s = golden_read(io, "stage0", &ns, ss);
-    float *want_f = golden_read(io, "features", &nf, sf);
+    golden_fixture g = golden_fixture_open(name, "volo", dev, dt);
+    seer_ctx *c = g.c;
+    int nl, ns, nf;
+    int64_t sl[6], ss[6], sf[6];
+    float *want_l = golden_read(g.io, "logits", &nl, sl);
+    float *want_s = golden_read(g.io, "stage0", &ns, ss);
+    float *want_f = golden_read(g.io, "features", &nf, sf);
 
-    seer_ctx *c = seer_ctx_new(dev);
-    cr_assert_not_null(c, "%s", seer_last_error());
-    seer_tensor *in = seer_from_host(c, x, dt, nx, sx);
-    float *got_l = download(c, seer_model_forward(m, c, in), nl, sl);
-    float *got_s = download(c, seer_volo_outlooker_output(m, c, in), ns, ss);
-    float *got_f = download(c, seer_model_features(m, c, in), nf, sf);
+    seer_tensor *in = seer_from_host(c, g.x, dt, g.nx, g.sx);
+    float *got_l = download(c, seer_model_forward(g.m, c, in), nl, sl);
+    float *got_s = download(c, seer_volo_outlooker_output(g.m, c, in), ns, ss);
+    float *got_f = download(c, seer_model_features(g.m, c, in), nf, sf);
     cr_assert_eq(seer_ctx_status(c), SEER_STATUS_OK, "%s", seer_ctx_error(c));
 
-    expect_close(name, dt, "logits", got_l, want_l, numel_of(nl, sl));
-    expect_close(name, dt, "outlooker stage", got_s, want_s, numel_of(ns, ss));
-    expect_close(name, dt, "features", got_f, want_f, numel_of(nf, sf));
+    expect_close(name, dt, "logits", got_l, want_l, golden_numel(nl, sl));
+    expect_close(name, dt, "outlooker stage", got_s, want_s, golden_numel(ns, ss));
+    expect_close(name, dt, "features", got_f, want_f, golden_numel(nf, sf));
     for (int64_t i = 0; i < sl[0]; i++)
-        cr_expect_eq(argmax_row(got_l + i * sl[1], sl[1]), argmax_row(want_l + i * sl[1], sl[1]),
-                     "%s %s: top-1 of image %lld differs", name, seer_dtype_name(dt), (long long)i);
-    center(got_l, sl[0], sl[1]);
-    center(want_l, sl[0], sl[1]);
-    expect_close(name, dt, "logits - batch mean", got_l, want_l, numel_of(nl, sl));
+        cr_expect_eq(golden_argmax(got_l + i * sl[1], sl[1]),
+                     golden_argmax(want_l + i * sl[1], sl[1]), "%s %s: top-1 of image %lld differs",
+                     name, seer_dtype_name(dt), (long long)i);
+    golden_center_rows(got_l, sl[0], sl[1]);
+    golden_center_rows(want_l, sl[0], sl[1]);
+    expect_close(name, dt, "logits - batch mean", got_l, want_l, golden_numel(nl, sl));
 
     free(got_l);
     free(got_s);
     free(got_f);
-    free(x);
     free(want_l);
     free(want_s);
     free(want_f);
-    seer_st_close(io);
-    seer_ctx_free(c);
-    seer_model_free(m);
+    golden_fixture_close(&g);
 }
 
 Test(volo, golden_timm_stride2_odd_grid_cpu) {
@@ -196,16 +158,7 @@ static const char *rewrite_fixture(const char *config, const char *tag) {
     seer_st_file *f = NULL;
     cr_assert_eq(seer_st_open(golden_path("volo_a.weights.safetensors"), &f), SEER_STATUS_OK);
     seer_st_writer *w = seer_st_writer_new();
-    for (int i = 0; i < seer_st_count(f); i++) {
-        const char *name = seer_st_name(f, i);
-        seer_dtype dt;
-        int nd;
-        int64_t shape[SEER_MAX_DIMS];
-        size_t nb;
-        cr_assert_eq(seer_st_info(f, name, &dt, &nd, shape), SEER_STATUS_OK);
-        cr_assert_eq(seer_st_writer_add(w, name, dt, nd, shape, seer_st_raw(f, name, &nb)),
-                     SEER_STATUS_OK);
-    }
+    golden_copy_tensors(f, w);
     seer_st_writer_set_metadata(w, "seer.arch", "volo_d1_224");
     if (config) seer_st_writer_set_metadata(w, "seer.config", config);
     cr_assert_eq(seer_st_writer_save(w, path), SEER_STATUS_OK, "%s", seer_last_error());

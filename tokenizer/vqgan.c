@@ -128,10 +128,8 @@ static seer_status config_from_file(const seer_st_file *f, seer_vqgan_config *cf
 // ---- loading -------------------------------------------------------------------------------
 
 typedef struct loader {
-    const seer_st_file *f;
+    seer_st_reader *r;
     seer_vqgan *v;
-    char **used;
-    int n_used, cap;
     bool failed;
     seer_status st; // of the first failure
 } loader;
@@ -141,28 +139,13 @@ static void fail(loader *l, seer_status st) {
     l->failed = true;
 }
 
+// After the first failure nothing more is read, so its message is the one reported.
 static float *read_host(loader *l, const char *name, int ndim, const int64_t *shape) {
     if (l->failed) return NULL;
     float *host = NULL;
-    seer_status st = seer_st_read_f32_expect(l->f, name, ndim, shape, &host);
-    if (st != SEER_STATUS_OK) {
-        fail(l, st);
-        return NULL;
-    }
-    if (l->n_used == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 128;
-        char **p = realloc(l->used, (size_t)cap * sizeof *p);
-        if (!p) goto oom;
-        l->used = p;
-        l->cap = cap;
-    }
-    if (!(l->used[l->n_used] = strdup(name))) goto oom;
-    l->n_used++;
+    seer_status st = seer_st_reader_read_f32(l->r, name, ndim, shape, &host);
+    if (st != SEER_STATUS_OK) fail(l, st);
     return host;
-oom:
-    free(host);
-    fail(l, seer_fail(SEER_STATUS_OOM, "out of host memory loading %s", name));
-    return NULL;
 }
 
 static seer_tensor *upload(loader *l, const char *name, seer_dtype dt, int ndim,
@@ -309,37 +292,30 @@ void seer_vqgan_free(seer_vqgan *v) {
     free(v);
 }
 
+// The config (metadata), the weight store and scratch contexts, then the tensors.
+static seer_status read_file(seer_st_reader *r, void *model) {
+    seer_vqgan *v = model;
+    SEER_TRY(config_from_file(r->file, &v->cfg));
+    v->w = seer_weights_new(v->dev);
+    v->scratch[0] = v->w ? seer_ctx_new(v->dev) : NULL;
+    v->scratch[1] = v->scratch[0] ? seer_ctx_new(v->dev) : NULL;
+    if (!v->scratch[1]) return SEER_STATUS_OOM;
+    loader l = {.r = r, .v = v};
+    load_all(&l);
+    return l.failed ? l.st : SEER_STATUS_OK;
+}
+
 seer_status seer_vqgan_load(const char *path, seer_device dev, seer_dtype dt, seer_vqgan **out) {
     *out = NULL;
     SEER_TRY(seer_check_compute_dtype(dev, dt, "tokenizer"));
-    seer_st_file *f = NULL;
-    SEER_TRY(seer_st_open(path, &f));
     seer_vqgan *v = calloc(1, sizeof *v);
-    seer_status st = v ? SEER_STATUS_OK : seer_fail(SEER_STATUS_OOM, "out of host memory");
-    if (st == SEER_STATUS_OK) {
-        v->dev = dev;
-        v->dt = dt;
-        st = config_from_file(f, &v->cfg);
-    }
-    if (st == SEER_STATUS_OK) {
-        v->w = seer_weights_new(dev);
-        v->scratch[0] = v->w ? seer_ctx_new(dev) : NULL;
-        v->scratch[1] = v->scratch[0] ? seer_ctx_new(dev) : NULL;
-        st = v->scratch[1] ? SEER_STATUS_OK : SEER_STATUS_OOM;
-    }
-    if (st == SEER_STATUS_OK) {
-        loader l = {.f = f, .v = v};
-        load_all(&l);
-        st = l.failed ? l.st
-                      : seer_st_check_unexpected(f, (const char *const *)l.used, l.n_used, NULL);
-        for (int i = 0; i < l.n_used; i++)
-            free(l.used[i]);
-        free(l.used);
-    }
-    seer_st_close(f);
+    if (!v) return seer_fail(SEER_STATUS_OOM, "out of host memory");
+    v->dev = dev;
+    v->dt = dt;
+    seer_status st = seer_st_load_file(path, "tokenizer", NULL, read_file, v);
     if (st != SEER_STATUS_OK) {
         seer_vqgan_free(v);
-        return seer_fail_context(st, "loading tokenizer %s", path);
+        return st;
     }
     *out = v;
     return SEER_STATUS_OK;
