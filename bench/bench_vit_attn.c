@@ -132,9 +132,9 @@ int seer_bench_attn(int argc, char **argv) {
     }
     // weights (their values do not change the work; the basis is |.| as after the threshold)
     seer_tensor *qkv_w = rand_tensor(wc, dt, 2, (int64_t[]){3 * C, C}, 0.05f, false);
-    seer_tensor *qkv_b = rand_tensor(wc, dt, 1, (int64_t[]){3 * C}, 0.05f, false);
+    seer_tensor *qkv_b = rand_tensor(wc, SEER_F32, 1, (int64_t[]){3 * C}, 0.05f, false); // biases: F32
     seer_tensor *proj_w = rand_tensor(wc, dt, 2, (int64_t[]){C, C}, 0.05f, false);
-    seer_tensor *proj_b = rand_tensor(wc, dt, 1, (int64_t[]){C}, 0.05f, false);
+    seer_tensor *proj_b = rand_tensor(wc, SEER_F32, 1, (int64_t[]){C}, 0.05f, false);
     // the connectivity predictor runs in F32 whatever the model's dtype (vit_sparsifiner.c)
     seer_tensor *pcq_w = rand_tensor(wc, SEER_F32, 2, (int64_t[]){c_red, D}, 0.1f, false);
     seer_tensor *pcq_b = rand_tensor(wc, SEER_F32, 1, (int64_t[]){c_red}, 0.1f, false);
@@ -145,7 +145,7 @@ int seer_bench_attn(int argc, char **argv) {
     seer_tensor *bias1 = rand_tensor(wc, dt, 4, (int64_t[]){1, H, A, L}, 0.5f, false);
     seer_tensor *bias2 = rand_tensor(wc, dt, 4, (int64_t[]){1, H, L, A}, 0.5f, false);
     seer_tensor *dwc_w = rand_tensor(wc, dt, 4, (int64_t[]){C, 3, 3, 1}, 0.3f, false);
-    seer_tensor *dwc_b = rand_tensor(wc, dt, 1, (int64_t[]){C}, 0.1f, false);
+    seer_tensor *dwc_b = rand_tensor(wc, SEER_F32, 1, (int64_t[]){C}, 0.1f, false);
     // one block's input (after norm1) and its q, k, v
     seer_tensor *x = rand_tensor(wc, dt, 3, (int64_t[]){B, L, C}, 1.7f, false);
     seer_tensor *qkv = rand_tensor(wc, dt, 5, (int64_t[]){3, B, H, L, D}, 1.7f, false);

@@ -18,6 +18,11 @@ static const region_case cases[] = {
     {1, 3, 9, 1, 5, 7, 9},   // one pixel per region, every region routed, D != Dv
     {2, 1, 4, 6, 3, 4, 1},   // a single routed region
     {1, 2, 49, 16, 32, 32, 4}, // biformer_tiny stage 2 at 224 (7x7 regions of 4x4)
+    {1, 2, 49, 64, 32, 32, 1}, // stage 1 (8x8 pixels per region, one routed)
+    {2, 8, 49, 4, 32, 32, 16}, // stage 3 (2x2 pixels, 16 routed)
+    {1, 1, 4, 100, 32, 32, 2}, // CUDA: two query tiles, the last key tile partial
+    {2, 2, 9, 16, 40, 48, 3},  // CUDA: D and Dv not multiples of the tile's 16 columns
+    {1, 2, 4, 9, 96, 80, 2},   // CUDA: head dims over 64, the one-warp-per-query kernel
 };
 
 static float *randoms(seer_rng *r, int64_t n, seer_dtype dt) {

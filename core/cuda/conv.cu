@@ -5,8 +5,12 @@
 //   stride-1 3x3, 5x5 and dilated 7x7 the models use); cuDNN is slow on the large dilated
 //   depthwise kernels (VAN: 5x5, and 7x7 with dilation 3).
 // - cuDNN (when built with it): NHWC tensors, OHWI filter (cuDNN's NHWC filter layout), the
-//   algorithm picked by cudnnGetConvolutionForwardAlgorithm_v7 once per shape and cached,
-//   workspace from the shared scratch buffer. F32 is held to FMA math (no TF32) and to the
+//   algorithm picked once per shape and cached. Convolutions of at least 2^28 multiply-adds
+//   (batch work) time the candidates on their first call (cudnnFindConvolutionForwardAlgorithmEx,
+//   as PyTorch's cudnn.benchmark), which pays back its cost within a few batches; smaller ones,
+//   and all with SEER_CUDNN_FIND=0 in the environment, take the first choice of
+//   cudnnGetConvolutionForwardAlgorithm_v7's heuristics (instant, and independent of timing
+//   noise). Workspace from the shared scratch buffer. F32 is held to FMA math (no TF32) and to the
 //   exact algorithms, so results stay within 1e-5 of the CPU unless SEER_TF32=1.
 // - otherwise, or when cuDNN refuses the shape: im2col into scratch, then one GEMM per group
 //   and row chunk (a 1x1 stride-1 convolution is a GEMM on x itself).
@@ -16,6 +20,9 @@
 // Scratch budget of one im2col chunk, and the most workspace a cuDNN algorithm may take.
 #define CONV_COL_BYTES ((size_t)256 << 20)
 #define CONV_WS_BYTES ((size_t)1 << 30)
+// Workspace offered to the algorithms while cudnnFind times them.
+#define CONV_FIND_WS_BYTES ((size_t)256 << 20)
+#define CONV_FIND_MIN_MACS ((int64_t)1 << 28)
 
 struct conv_shape {
     int64_t B, H, W, C, O, kh, kw, Ho, Wo;
@@ -245,7 +252,35 @@ static bool exact_algo(cudnnConvolutionFwdAlgo_t a) {
 // Fills p's descriptors and picks the algorithm. A failing cuDNN call that is a refusal
 // (not supported, bad parameters) leaves p->usable false with a debug log; OK is returned
 // in both cases. Other failures are errors.
-static seer_status plan_build(cudnnHandle_t h, conv_plan *p) {
+static bool cudnn_find(void) {
+    static const bool on = [] {
+        const char *e = getenv("SEER_CUDNN_FIND");
+        return !e || strcmp(e, "0") != 0;
+    }();
+    return on;
+}
+
+// The candidate algorithms, best first: timed on x, w, y (y is overwritten) for large
+// convolutions when cudnn_find(), else from the heuristics. Caller holds the scratch mutex (the
+// timing uses the scratch).
+static seer_status rank_algos(cudnnHandle_t h, conv_plan *p, const void *x, const void *w,
+                              void *y, cudnnConvolutionFwdAlgoPerf_t *perf, int *found) {
+    const conv_shape &s = p->shape;
+    const int64_t macs = s.B * s.Ho * s.Wo * s.O * (s.C / s.groups) * s.kh * s.kw;
+    if (cudnn_find() && macs >= CONV_FIND_MIN_MACS) {
+        void *ws = nullptr;
+        if (seer_cu_scratch(CONV_FIND_WS_BYTES, &ws) == SEER_STATUS_OK)
+            return SEER_CU(cudnnFindConvolutionForwardAlgorithmEx(
+                h, p->xd, x, p->wd, w, p->cd, p->yd, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, found,
+                perf, ws, CONV_FIND_WS_BYTES));
+        seer_clear_error(); // no room to time them: the heuristics
+    }
+    return SEER_CU(cudnnGetConvolutionForwardAlgorithm_v7(
+        h, p->xd, p->wd, p->cd, p->yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, found, perf));
+}
+
+static seer_status plan_build(cudnnHandle_t h, conv_plan *p, const void *x, const void *w,
+                              void *y) {
     const conv_shape &s = p->shape;
     cudnnDataType_t ty = cudnn_type(p->dtype);
     bool strict = p->dtype == SEER_F32 && !p->tf32;
@@ -280,9 +315,7 @@ static seer_status plan_build(cudnnHandle_t h, conv_plan *p) {
                        (long long)s.Wo);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
-    if (st == SEER_STATUS_OK)
-        st = SEER_CU(cudnnGetConvolutionForwardAlgorithm_v7(
-            h, p->xd, p->wd, p->cd, p->yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    if (st == SEER_STATUS_OK) st = rank_algos(h, p, x, w, y, perf, &found);
     if (st != SEER_STATUS_OK) {
         seer_log(SEER_LOG_DEBUG, "conv2d: cuDNN refused, using im2col: %s", seer_last_error());
         seer_clear_error();
@@ -327,7 +360,8 @@ static bool same_shape(const conv_shape &a, const conv_shape &b) {
 }
 
 // The cached plan for this shape (built on first use). Caller holds the scratch mutex.
-static seer_status plan_get(cudnnHandle_t h, const conv_shape &s, seer_dtype dt, conv_plan **out) {
+static seer_status plan_get(cudnnHandle_t h, const conv_shape &s, seer_dtype dt, const void *x,
+                            const void *w, void *y, conv_plan **out) {
     bool tf32 = seer_cu_tf32();
     for (int i = 0; i < conv_nplans; i++) {
         conv_plan *p = &conv_plans[i];
@@ -348,7 +382,7 @@ static seer_status plan_get(cudnnHandle_t h, const conv_shape &s, seer_dtype dt,
     p->shape = s;
     p->dtype = dt;
     p->tf32 = tf32;
-    seer_status st = plan_build(h, p);
+    seer_status st = plan_build(h, p, x, w, y);
     if (st != SEER_STATUS_OK) {
         // Not cached: a hard failure should be reported again next time, not hidden.
         plan_release(p);
@@ -370,7 +404,7 @@ static seer_status conv_cudnn(seer_tensor *y, const seer_tensor *x, const seer_t
     SEER_TRY(seer_cu_cudnn(&h));
     std::lock_guard<std::mutex> lock(seer_cu_scratch_mutex());
     conv_plan *p;
-    SEER_TRY(plan_get(h, s, x->dtype, &p));
+    SEER_TRY(plan_get(h, s, x->dtype, x->data, w->data, y->data, &p));
     if (!p->usable) return SEER_STATUS_OK;
     void *ws = nullptr;
     if (p->ws_bytes) SEER_TRY(seer_cu_scratch(p->ws_bytes, &ws));

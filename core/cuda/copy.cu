@@ -2,7 +2,7 @@
 // Conversions follow the CPU backend exactly (core/cpu/memory.c): through float between
 // float dtypes, otherwise through double; float -> int truncates, -> u8 clamps to [0, 255]
 // and rounds half up; i64 -> i32 fails if a value does not fit.
-#include "core/cuda/cuda_common.cuh"
+#include "core/cuda/index32.cuh"
 
 // Set by the i64 -> i32 conversion when a value is out of range.
 __device__ int seer_cu_copy_overflow;
@@ -11,6 +11,51 @@ __device__ int seer_cu_copy_overflow;
 template <typename U>
 __global__ void copy_same_kernel(U *out, const U *x, seer_cu_dims xd, int64_t n) {
     SEER_CU_FOR(i, n) out[i] = x[seer_cu_offset(xd, i)];
+}
+
+// The same with 32-bit index math (count and offsets below 2^31).
+template <typename U>
+__global__ void copy_same_kernel32(U *out, const U *x, seer_cu_index32<1> ix, uint32_t n) {
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        uint32_t off[1];
+        ix.offsets(i, off);
+        out[i] = x[off[0]];
+    }
+}
+
+template <typename U>
+static void launch_copy_same(void *out, const void *x, int nd, const int64_t *shape,
+                             const int64_t (*strides)[SEER_MAX_DIMS], int64_t n) {
+    seer_cu_index32<1> ix;
+    if (seer_cu_index32_make<1>(&ix, nd, shape, strides)) {
+        copy_same_kernel32<U><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (U *)out, (const U *)x, ix, (uint32_t)n);
+    } else {
+        copy_same_kernel<U><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (U *)out, (const U *)x, seer_cu_make_dims(nd, shape, strides[0]), n);
+    }
+}
+
+// The widest word (16, 8, 4 or 2 bytes, else es) that a same-dtype copy can move at a time:
+// the innermost dim is at unit stride and its bytes, every other stride's bytes and both
+// pointers are multiples of it. Rescales shape, strides and n to that word.
+static size_t widen_words(int nd, int64_t *shape, int64_t (*strides)[SEER_MAX_DIMS], int64_t *n,
+                          size_t es, const void *out, const void *x) {
+    if (strides[0][nd - 1] != 1) return es;
+    for (size_t w = 16; w > es; w /= 2) {
+        bool ok = (uintptr_t)out % w == 0 && (uintptr_t)x % w == 0 &&
+                  ((size_t)shape[nd - 1] * es) % w == 0;
+        for (int k = 0; k < nd - 1 && ok; k++)
+            ok = ((size_t)strides[0][k] * es) % w == 0;
+        if (!ok) continue;
+        const int64_t f = (int64_t)(w / es);
+        shape[nd - 1] /= f;
+        for (int k = 0; k < nd - 1; k++)
+            strides[0][k] /= f;
+        *n /= f;
+        return w;
+    }
+    return es;
 }
 
 __device__ __forceinline__ double load_as_double(const void *p, seer_dtype dt, int64_t i) {
@@ -38,10 +83,12 @@ __device__ __forceinline__ void store_from_double(void *p, seer_dtype dt, int64_
 }
 
 // Float dtype to float dtype: float is exact for every source, so no double round trip.
+// kContig: x is contiguous too (a dtype change only), no index math.
+template <bool kContig>
 __global__ void copy_float_kernel(void *out, seer_dtype odt, const void *x, seer_dtype xdt,
                                   seer_cu_dims xd, int64_t n) {
     SEER_CU_FOR(i, n) {
-        float v = seer_cu_load_any(x, xdt, seer_cu_offset(xd, i));
+        float v = seer_cu_load_any(x, xdt, kContig ? i : seer_cu_offset(xd, i));
         if (odt == SEER_F32)
             ((float *)out)[i] = v;
         else if (odt == SEER_F16)
@@ -89,23 +136,13 @@ seer_status seer_cuda_copy(seer_tensor *out, const seer_tensor *x) {
     unsigned blocks = seer_cu_blocks(n);
 
     if (x->dtype == out->dtype) {
-        switch (es) {
-        case 1:
-            copy_same_kernel<uint8_t><<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (uint8_t *)out->data, (const uint8_t *)x->data, xd, n);
-            break;
-        case 2:
-            copy_same_kernel<uint16_t><<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (uint16_t *)out->data, (const uint16_t *)x->data, xd, n);
-            break;
-        case 4:
-            copy_same_kernel<uint32_t><<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (uint32_t *)out->data, (const uint32_t *)x->data, xd, n);
-            break;
-        case 8:
-            copy_same_kernel<uint64_t><<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (uint64_t *)out->data, (const uint64_t *)x->data, xd, n);
-            break;
+        int64_t words = n;
+        switch (widen_words(nd, shape, strides, &words, es, out->data, x->data)) {
+        case 1: launch_copy_same<uint8_t>(out->data, x->data, nd, shape, strides, words); break;
+        case 2: launch_copy_same<uint16_t>(out->data, x->data, nd, shape, strides, words); break;
+        case 4: launch_copy_same<uint32_t>(out->data, x->data, nd, shape, strides, words); break;
+        case 8: launch_copy_same<uint2>(out->data, x->data, nd, shape, strides, words); break;
+        case 16: launch_copy_same<uint4>(out->data, x->data, nd, shape, strides, words); break;
         default:
             return seer_fail(SEER_STATUS_UNSUPPORTED, "copy (cuda): dtype %s",
                              seer_dtype_name(x->dtype));
@@ -115,8 +152,12 @@ seer_status seer_cuda_copy(seer_tensor *out, const seer_tensor *x) {
     if ((unsigned)x->dtype >= SEER_DTYPE_COUNT || (unsigned)out->dtype >= SEER_DTYPE_COUNT)
         return seer_fail(SEER_STATUS_UNSUPPORTED, "copy (cuda): unknown dtype");
     if (seer_dtype_is_float(x->dtype) && seer_dtype_is_float(out->dtype)) {
-        copy_float_kernel<<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-            out->data, out->dtype, x->data, x->dtype, xd, n);
+        if (nd == 1 && xd.stride[0] == 1)
+            copy_float_kernel<true><<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                out->data, out->dtype, x->data, x->dtype, xd, n);
+        else
+            copy_float_kernel<false><<<blocks, SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                out->data, out->dtype, x->data, x->dtype, xd, n);
         return SEER_CU(seer_cu_launched());
     }
     bool narrow_index = x->dtype == SEER_I64 && out->dtype == SEER_I32;

@@ -1,5 +1,5 @@
 // CUDA backend: unary activations and broadcasting binary ops, computed in float.
-#include "core/cuda/cuda_common.cuh"
+#include "core/cuda/index32.cuh"
 
 __device__ __forceinline__ float unary_apply(seer_unary_op op, float v, float alpha, float beta) {
     switch (op) {
@@ -26,6 +26,34 @@ __global__ void unary_kernel(T *y, const T *x, int64_t n, seer_unary_op op, floa
     SEER_CU_FOR(i, n) y[i] = seer_cu_store<T>(unary_apply(op, seer_cu_f(x[i]), alpha, beta));
 }
 
+// Contiguous elementwise kernels move kVec elements per thread and load (8 or 16 bytes) when
+// every pointer is aligned to that; the last n % kVec elements go through the scalar kernel.
+constexpr int kVec = 4;
+template <typename T> struct alignas(sizeof(T) * kVec) vec_pack {
+    T v[kVec];
+};
+
+template <typename T>
+__global__ void unary_vec_kernel(T *y, const T *x, int64_t nvec, seer_unary_op op, float alpha,
+                                 float beta) {
+    SEER_CU_FOR(i, nvec) {
+        const vec_pack<T> p = ((const vec_pack<T> *)x)[i];
+        vec_pack<T> r;
+#pragma unroll
+        for (int j = 0; j < kVec; j++)
+            r.v[j] = seer_cu_store<T>(unary_apply(op, seer_cu_f(p.v[j]), alpha, beta));
+        ((vec_pack<T> *)y)[i] = r;
+    }
+}
+
+// Elements that the vector kernels can take from pointers ps (all of T): a multiple of kVec,
+// or 0 when a pointer is not aligned to a whole pack.
+template <typename T> static int64_t vec_elems(int64_t n, std::initializer_list<const void *> ps) {
+    for (const void *p : ps)
+        if ((uintptr_t)p % sizeof(vec_pack<T>)) return 0;
+    return n - n % kVec;
+}
+
 seer_status seer_cuda_unary(seer_tensor *y, const seer_tensor *x, seer_unary_op op, float alpha,
                             float beta) {
     char bx[128], by[128];
@@ -42,8 +70,13 @@ seer_status seer_cuda_unary(seer_tensor *y, const seer_tensor *x, seer_unary_op 
     if (n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(x->dtype, "unary", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        unary_kernel<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-            (T *)y->data, (const T *)x->data, n, op, alpha, beta);
+        const int64_t nv = vec_elems<T>(n, {x->data, y->data});
+        if (nv)
+            unary_vec_kernel<T><<<seer_cu_blocks(nv / kVec), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (T *)y->data, (const T *)x->data, nv / kVec, op, alpha, beta);
+        if (n > nv)
+            unary_kernel<T><<<seer_cu_blocks(n - nv), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (T *)y->data + nv, (const T *)x->data + nv, n - nv, op, alpha, beta);
         return SEER_CU(seer_cu_launched());
     });
 }
@@ -85,9 +118,32 @@ __global__ void binary_strided_kernel(T *y, const T *a, const T *b, binary_dims 
     }
 }
 
+// The same with 32-bit index math (count and offsets below 2^31).
+template <typename T>
+__global__ void binary_strided_kernel32(T *y, const T *a, const T *b, seer_cu_index32<2> ix,
+                                        uint32_t n, seer_binary_op op) {
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        uint32_t off[2];
+        ix.offsets(i, off);
+        y[i] = seer_cu_store<T>(binary_apply(op, seer_cu_f(a[off[0]]), seer_cu_f(b[off[1]])));
+    }
+}
+
 template <typename T>
 __global__ void binary_contig_kernel(T *y, const T *a, const T *b, int64_t n, seer_binary_op op) {
     SEER_CU_FOR(i, n) y[i] = seer_cu_store<T>(binary_apply(op, seer_cu_f(a[i]), seer_cu_f(b[i])));
+}
+
+template <typename T>
+__global__ void binary_vec_kernel(T *y, const T *a, const T *b, int64_t nvec, seer_binary_op op) {
+    SEER_CU_FOR(i, nvec) {
+        const vec_pack<T> pa = ((const vec_pack<T> *)a)[i], pb = ((const vec_pack<T> *)b)[i];
+        vec_pack<T> r;
+#pragma unroll
+        for (int j = 0; j < kVec; j++)
+            r.v[j] = seer_cu_store<T>(binary_apply(op, seer_cu_f(pa.v[j]), seer_cu_f(pb.v[j])));
+        ((vec_pack<T> *)y)[i] = r;
+    }
 }
 
 seer_status seer_cuda_binary(seer_tensor *y, const seer_tensor *a, const seer_tensor *b,
@@ -123,12 +179,22 @@ seer_status seer_cuda_binary(seer_tensor *y, const seer_tensor *a, const seer_te
     }
     bool contig =
         d.ndim == 1 && (d.sa[0] == 1 || d.shape[0] == 1) && (d.sb[0] == 1 || d.shape[0] == 1);
+    seer_cu_index32<2> ix;
+    bool small = !contig && seer_cu_index32_make<2>(&ix, d.ndim, d.shape, strides);
     return seer_cu_dispatch_float(y->dtype, "binary", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        if (contig)
-            binary_contig_kernel<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (T *)y->data, (const T *)a->data, (const T *)b->data, n, op);
-        else
+        if (small)
+            binary_strided_kernel32<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (T *)y->data, (const T *)a->data, (const T *)b->data, ix, (uint32_t)n, op);
+        else if (contig) {
+            const int64_t nv = vec_elems<T>(n, {y->data, a->data, b->data});
+            if (nv)
+                binary_vec_kernel<T><<<seer_cu_blocks(nv / kVec), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                    (T *)y->data, (const T *)a->data, (const T *)b->data, nv / kVec, op);
+            if (n > nv)
+                binary_contig_kernel<T><<<seer_cu_blocks(n - nv), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                    (T *)y->data + nv, (const T *)a->data + nv, (const T *)b->data + nv, n - nv, op);
+        } else
             binary_strided_kernel<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
                 (T *)y->data, (const T *)a->data, (const T *)b->data, d, n, op);
         return SEER_CU(seer_cu_launched());
