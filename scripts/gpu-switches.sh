@@ -2,8 +2,9 @@
 # The CUDA kernels that replaced slower ones, timed against them in one run (each switch's
 # environment variable brings the old path back): the tensor-core attention (SEER_ATTN_MMA=0:
 # FMA kernel; seer_bench attn, DeiT-S blocks), the tiled region attention (SEER_REGION_TILE=0:
-# one warp per query; biformer_tiny) and cuDNN algorithms timed on first use
-# (SEER_CUDNN_FIND=0: heuristics; halonet50ts). After `scripts/gpu-check.sh pack` here; on the
+# one warp per query; biformer_tiny), cuDNN algorithms timed on first use (SEER_CUDNN_FIND=0:
+# heuristics; halonet50ts) and the radix-select top-k (SEER_TOPK_RADIX=0: whole-row sort;
+# Sparsifiner's key choice at 512). After `scripts/gpu-check.sh pack` here; on the
 # GPU machine with carry [".gpu"]:  bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models b
     echo "== SEER_ATTN_MMA=$on: seer_bench attn size 224, batch 64, bf16 =="
     SEER_ATTN_MMA=$on "$SEER_BIN"/seer_bench attn --size 224 --batch 64 --iters 10 --device cuda \
       --precision bf16 2>&1 | grep -E "dense|Linears"
+  done
+  for on in 1 0; do
+    echo "== SEER_TOPK_RADIX=$on: seer_bench attn size 512, batch 64, bf16 =="
+    SEER_TOPK_RADIX=$on "$SEER_BIN"/seer_bench attn --size 512 --batch 64 --iters 5 --device cuda \
+      --precision bf16 2>&1 | grep -E "top-n|top-8"
   done
   for on in 1 0; do
     echo "== SEER_REGION_TILE=$on: biformer_tiny bf16 batch 256 =="

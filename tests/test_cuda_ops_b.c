@@ -127,7 +127,8 @@ Test(cuda_topk, matches_cpu_with_ties_on_every_path) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     ctx_pair p = pair_new();
     seer_rng rng = seer_rng_new(11);
-    // {rows..., n, k}: shared-memory sort (n <= 16384), k passes (k <= 64), rank counting.
+    // {rows..., n, k}: radix selection then a sort of the k (1024 < n <= 8192), shared-memory
+    // sort (n <= 16384), k passes (k <= 64), rank counting.
     const struct {
         int ndim;
         int64_t shape[3], k;
@@ -135,6 +136,8 @@ Test(cuda_topk, matches_cpu_with_ties_on_every_path) {
         {2, {3, 7}, 3},      {3, {2, 5, 33}, 33},  {2, {4, 1000}, 5},
         {2, {1, 1}, 1},      {2, {2, 16384}, 300}, {2, {3, 20000}, 10},
         {2, {2, 20001}, 64}, {2, {2, 17000}, 100}, {1, {4099}, 4099},
+        {2, {5, 1025}, 257}, {2, {3, 4099}, 1},   {2, {2, 8192}, 3000},
+        {2, {4, 1500}, 700}, {2, {2, 2000}, 2000},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t n = numel(cases[i].ndim, cases[i].shape);
@@ -158,6 +161,13 @@ Test(cuda_topk, nan_half_precision_and_errors) {
     x[5] = NAN, x[17] = INFINITY, x[30] = NAN, x[41] = -INFINITY, x[90] = NAN;
     topk_case(&p, x, SEER_F32, 2, shape, 6, "topk nan");
     topk_case(&p, x, SEER_F32, 2, shape, 40, "topk nan k = n");
+    free(x);
+    // The same through radix selection (rows of more than 1024).
+    int64_t long_shape[2] = {2, 1100};
+    x = tie_data(&rng, 2200);
+    x[3] = NAN, x[700] = NAN, x[1200] = INFINITY, x[1500] = NAN, x[2100] = -INFINITY;
+    topk_case(&p, x, SEER_F32, 2, long_shape, 300, "topk nan radix");
+    topk_case(&p, x, SEER_F32, 2, long_shape, 1100, "topk nan radix k = n");
     free(x);
     for (int t = 0; t < 2; t++) {
         seer_dtype dt = t ? SEER_F16 : SEER_BF16;

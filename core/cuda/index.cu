@@ -54,21 +54,13 @@ constexpr int kSortMax = 16384;
 constexpr int kSelectMax = 64;
 constexpr int kRankThreads = 256;
 
-// One block per row: bitonic sort of the row's keys (padded to p, a power of two, with the
-// smallest key 0), then the first k written out. x: [rows, n]; values, indices: [rows, k].
-template <typename T>
-__global__ void topk_sort_kernel(const T *x, T *values, int64_t *indices, int n, int p, int k) {
-    extern __shared__ uint64_t keys[]; // [p]
-    int64_t row = blockIdx.x;
-    const T *xr = x + row * n;
-    for (int i = threadIdx.x; i < p; i += blockDim.x)
-        keys[i] = i < n ? rank_key(seer_cu_f(xr[i]), i) : 0;
-    __syncthreads();
-    for (int size = 2; size <= p; size <<= 1) {
+// Bitonic sort, descending, of keys[0..q) (q a power of two) by the whole block.
+__device__ __forceinline__ void block_sort_desc(uint64_t *keys, int q) {
+    for (int size = 2; size <= q; size <<= 1) {
         for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            for (int t = threadIdx.x; t < p / 2; t += blockDim.x) {
+            for (int t = threadIdx.x; t < q / 2; t += blockDim.x) {
                 // Pair (a, a + stride); blocks of `size` alternate direction, the final
-                // merge (size == p) runs descending.
+                // merge (size == q) runs descending.
                 int a = 2 * t - (t & (stride - 1)), b = a + stride;
                 uint64_t ka = keys[a], kb = keys[b];
                 bool descending = (a & size) == 0;
@@ -80,6 +72,19 @@ __global__ void topk_sort_kernel(const T *x, T *values, int64_t *indices, int n,
             __syncthreads();
         }
     }
+}
+
+// One block per row: bitonic sort of the row's keys (padded to p, a power of two, with the
+// smallest key 0), then the first k written out. x: [rows, n]; values, indices: [rows, k].
+template <typename T>
+__global__ void topk_sort_kernel(const T *x, T *values, int64_t *indices, int n, int p, int k) {
+    extern __shared__ uint64_t keys[]; // [p]
+    int64_t row = blockIdx.x;
+    const T *xr = x + row * n;
+    for (int i = threadIdx.x; i < p; i += blockDim.x)
+        keys[i] = i < n ? rank_key(seer_cu_f(xr[i]), i) : 0;
+    __syncthreads();
+    block_sort_desc(keys, p);
     for (int r = threadIdx.x; r < k; r += blockDim.x) {
         int64_t i = key_index(keys[r]);
         if (values) values[row * k + r] = xr[i];
@@ -337,7 +342,89 @@ __global__ void pad2d_kernel(T *y, const T *x, int64_t H, int64_t W, int64_t C, 
 
 } // namespace
 
+// Rows of more than kRadixMin and at most kRadixMax elements: select, then sort only the k.
+constexpr int kRadixMin = 1024;
+constexpr int kRadixMax = 8192;
+constexpr int kRadixThreads = 256;
+
+// One block per row: the k-th largest key by radix selection over the 64-bit keys (8 bits a
+// pass, from the top; a pass ends the search as soon as the chosen bucket holds exactly the
+// keys still wanted), the k keys at or above it gathered, then a bitonic sort of those k only
+// (padded to q, a power of two, with key 0). Shared memory: keys [n] + sel [q].
+template <typename T>
+__global__ void __launch_bounds__(kRadixThreads)
+    topk_radix_kernel(const T *x, T *values, int64_t *indices, int n, int k, int q) {
+    extern __shared__ uint64_t smem[];
+    uint64_t *keys = smem, *sel = smem + n;
+    __shared__ int bins[256];
+    __shared__ uint64_t prefix_s;
+    __shared__ int rank_s, done_s, count_s;
+    const int64_t row = blockIdx.x;
+    const T *xr = x + row * n;
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        keys[i] = rank_key(seer_cu_f(xr[i]), i);
+    uint64_t prefix = 0, mask = 0;
+    int rank = k; // the k-th largest is the rank-th largest of the keys matching prefix
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        for (int b = threadIdx.x; b < 256; b += blockDim.x)
+            bins[b] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < n; i += blockDim.x)
+            if ((keys[i] & mask) == prefix) atomicAdd(&bins[(keys[i] >> shift) & 255], 1);
+        __syncthreads();
+        if (threadIdx.x < 32) { // warp 0: lane l owns buckets 255 - 8l down to 248 - 8l
+            const int lane = threadIdx.x;
+            int mine = 0;
+            for (int j = 0; j < 8; j++)
+                mine += bins[255 - 8 * lane - j];
+            int above = mine; // inclusive sum over lanes 0..lane (the buckets from the top)
+            for (int o = 1; o < 32; o <<= 1) {
+                int v = __shfl_up_sync(0xffffffffu, above, o);
+                if (lane >= o) above += v;
+            }
+            above -= mine; // keys in the buckets above this lane's
+            if (above < rank && above + mine >= rank) { // the k-th key is in this lane's buckets
+                int d = 255 - 8 * lane;
+                while (above + bins[d] < rank) above += bins[d--];
+                rank_s = rank - above;
+                done_s = bins[d] == rank - above;
+                prefix_s = prefix | ((uint64_t)d << shift);
+            }
+        }
+        __syncthreads();
+        prefix = prefix_s;
+        rank = rank_s;
+        mask |= (uint64_t)255 << shift;
+        const bool done = done_s; // every key of the chosen bucket is wanted: prefix's low bits
+        __syncthreads();          // are 0, so `key >= prefix` selects exactly the k
+        if (done) break;
+    }
+    if (threadIdx.x == 0) count_s = 0;
+    __syncthreads();
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        if (keys[i] >= prefix) sel[atomicAdd(&count_s, 1)] = keys[i];
+    for (int i = k + threadIdx.x; i < q; i += blockDim.x)
+        sel[i] = 0;
+    __syncthreads();
+    block_sort_desc(sel, q);
+    for (int r = threadIdx.x; r < k; r += blockDim.x) {
+        int64_t i = key_index(sel[r]);
+        if (values) values[row * k + r] = xr[i];
+        if (indices) indices[row * k + r] = i;
+    }
+}
+
 // ---- topk / argmax -------------------------------------------------------------------------
+
+// Radix selection for mid-length rows unless SEER_TOPK_RADIX=0 (then the whole-row sort, to
+// time one against the other).
+static bool topk_radix_on(void) {
+    static const bool on = [] {
+        const char *e = getenv("SEER_TOPK_RADIX");
+        return !e || strcmp(e, "0") != 0;
+    }();
+    return on;
+}
 
 // x: [rows, n] -> values (or NULL), indices: [rows, k]; descending, ties by lower index,
 // NaN above every number (the CPU backend's order, as torch.topk).
@@ -361,7 +448,18 @@ seer_status seer_cuda_topk(seer_tensor *values, seer_tensor *indices, const seer
         using T = typename decltype(tag)::type;
         const T *xp = (const T *)x->data;
         T *vp = values ? (T *)values->data : nullptr;
-        if (n <= kSortMax) {
+        if (n > kRadixMin && n <= kRadixMax && topk_radix_on()) {
+            int q = 1;
+            while (q < k)
+                q <<= 1;
+            size_t smem = (size_t)(n + q) * sizeof(uint64_t);
+            static const cudaError_t attr = cudaFuncSetAttribute(
+                topk_radix_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                (int)(2 * kRadixMax * sizeof(uint64_t)));
+            SEER_TRY(SEER_CU(attr));
+            topk_radix_kernel<T><<<(unsigned)rows, kRadixThreads, smem, seer_cu_stream()>>>(
+                xp, vp, ip, (int)n, (int)k, q);
+        } else if (n <= kSortMax) {
             int p = 1;
             while (p < n)
                 p <<= 1;
