@@ -69,6 +69,21 @@ seer_status seer_memcpy(seer_device dst_dev, void *dst, seer_device src_dev, con
     return seer_fail(SEER_STATUS_UNSUPPORTED, "copy between two accelerators");
 }
 
+static int timed_convs = -1; // -1: not decided yet
+
+void seer_set_timed_conv_algorithms(bool on) {
+    const char *e = getenv("SEER_CUDNN_FIND");
+    if (!e || !*e) timed_convs = on;
+}
+
+bool seer_timed_conv_algorithms(void) {
+    if (timed_convs < 0) {
+        const char *e = getenv("SEER_CUDNN_FIND");
+        timed_convs = !e || !*e || strcmp(e, "0") != 0;
+    }
+    return timed_convs;
+}
+
 seer_status seer_device_sync(seer_device dev) {
     const seer_backend *be = backend_or_fail(dev);
     return be ? be->sync() : SEER_STATUS_DEVICE;

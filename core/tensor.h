@@ -84,6 +84,14 @@ void seer_device_free(seer_device dev, void *p);
 seer_status seer_memcpy(seer_device dst_dev, void *dst, seer_device src_dev, const void *src,
                         size_t bytes);
 seer_status seer_device_sync(seer_device dev);
+// How CUDA picks each convolution shape's cuDNN algorithm. Timed (the default; off with
+// SEER_CUDNN_FIND=0 in the environment): large convolutions run every candidate once on first
+// use and keep the fastest, which another process may time differently and so differ in the
+// last bits. Not timed: cuDNN's heuristics, the same choice on every run. Generation turns
+// timing off so that a seed gives the same pixels every run; the environment variable, when
+// set, wins over this call. Call before the first convolution.
+void seer_set_timed_conv_algorithms(bool on);
+bool seer_timed_conv_algorithms(void);
 
 // ---- arena ---------------------------------------------------------------------------------
 // Bump allocator on one device. Reserve once; allocation past the reserve adds a chunk; reset

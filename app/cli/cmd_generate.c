@@ -279,6 +279,7 @@ int cmd_generate(int argc, char **argv) {
     }
     gen_opts o = {.mo = {.batch = 8}, .n = 1, .cfg = -1, .mask_temp = -1, .samp_temp = -1};
     if (!parse(&o, argc, argv)) return EXIT_USAGE;
+    seer_set_timed_conv_algorithms(false); // a seed gives the same pixels on every run
     if (o.mo.threads > 0) omp_set_num_threads(o.mo.threads);
     seer_device dev = seer_device_available(SEER_DEVICE_CUDA) ? SEER_DEVICE_CUDA : SEER_DEVICE_CPU;
     if (o.mo.device && strcmp(o.mo.device, "cuda") == 0)

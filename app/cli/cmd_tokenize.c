@@ -497,6 +497,7 @@ int cmd_tokenize(int argc, char **argv) {
         fputs(usage, stdout);
         return 0;
     }
+    seer_set_timed_conv_algorithms(false); // the same ids and pixels on every run
     int mode = 0, first = 1; // 0 PSNR, 1 encode, 2 decode
     if (argc >= 2 && strcmp(argv[1], "encode") == 0)
         mode = 1, first = 2;

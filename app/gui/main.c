@@ -488,6 +488,7 @@ static void start_models(gui_app *a, const args *o) {
 
 int main(int argc, char **argv) {
     seer_threads_init(argv);
+    seer_set_timed_conv_algorithms(false); // a seed gives the same picture as `seer generate`
     args o = {.w = 1280, .h = 800};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;

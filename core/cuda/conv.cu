@@ -8,7 +8,7 @@
 //   algorithm picked once per shape and cached. Convolutions of at least 2^28 multiply-adds
 //   (batch work) time the candidates on their first call (cudnnFindConvolutionForwardAlgorithmEx,
 //   as PyTorch's cudnn.benchmark), which pays back its cost within a few batches; smaller ones,
-//   and all with SEER_CUDNN_FIND=0 in the environment, take the first choice of
+//   and all when seer_timed_conv_algorithms() is off (core/tensor.h), take the first choice of
 //   cudnnGetConvolutionForwardAlgorithm_v7's heuristics (instant, and independent of timing
 //   noise). Workspace from the shared scratch buffer. F32 is held to FMA math (no TF32) and to the
 //   exact algorithms, so results stay within 1e-5 of the CPU unless SEER_TF32=1.
@@ -252,22 +252,14 @@ static bool exact_algo(cudnnConvolutionFwdAlgo_t a) {
 // Fills p's descriptors and picks the algorithm. A failing cuDNN call that is a refusal
 // (not supported, bad parameters) leaves p->usable false with a debug log; OK is returned
 // in both cases. Other failures are errors.
-static bool cudnn_find(void) {
-    static const bool on = [] {
-        const char *e = getenv("SEER_CUDNN_FIND");
-        return !e || strcmp(e, "0") != 0;
-    }();
-    return on;
-}
-
 // The candidate algorithms, best first: timed on x, w, y (y is overwritten) for large
-// convolutions when cudnn_find(), else from the heuristics. Caller holds the scratch mutex (the
+// convolutions when seer_timed_conv_algorithms(), else from the heuristics. Caller holds the scratch mutex (the
 // timing uses the scratch).
 static seer_status rank_algos(cudnnHandle_t h, conv_plan *p, const void *x, const void *w,
                               void *y, cudnnConvolutionFwdAlgoPerf_t *perf, int *found) {
     const conv_shape &s = p->shape;
     const int64_t macs = s.B * s.Ho * s.Wo * s.O * (s.C / s.groups) * s.kh * s.kw;
-    if (cudnn_find() && macs >= CONV_FIND_MIN_MACS) {
+    if (seer_timed_conv_algorithms() && macs >= CONV_FIND_MIN_MACS) {
         void *ws = nullptr;
         if (seer_cu_scratch(CONV_FIND_WS_BYTES, &ws) == SEER_STATUS_OK)
             return SEER_CU(cudnnFindConvolutionForwardAlgorithmEx(
