@@ -254,9 +254,6 @@ def main():
         return
     if not args.out:
         raise SystemExit("--out DIR is needed (weights and torch_attention.jsonl go there)")
-    pydeps = os.path.join(args.ref, "pydeps")
-    if os.path.isdir(pydeps):
-        sys.path.insert(0, pydeps)
     import torch
     sys.path.insert(0, HERE)
     from torch_models import save_safetensors

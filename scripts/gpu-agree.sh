@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ImageNet-val agreement of seer's CUDA backend, F32 and BF16, with the references (their own
-# random init, seed 0: volo_d1_224, halonet26t with --random-bn, van_b0, biformer_tiny), and
-# PyTorch's own BF16 (autocast) against its F32 as the yardstick for seer's BF16.
+# random init, seed 0: volo_d1_224, halonet26t with --random-bn, van_b0, biformer_tiny, and the
+# ViT family of issue 7: deit_small_patch16_224, sparsifiner with --predictor-scale 50,
+# agent_deit_tiny, each with compare_vit.py's redrawn head), and PyTorch's own BF16 (autocast)
+# against its F32 as the yardstick for seer's BF16.
 #
 #   here:   scripts/gpu-check.sh pack; scripts/gpu-agree.sh pack
 #           mkdir -p .imnet && cp -r ../shared/data/imagenet-val-1300/val .imnet/
@@ -10,13 +12,14 @@
 #                                                   BF16 autocast, seer f32 only), to try it out
 #
 # `pack` copies the official files the VAN and BiFormer references import (also what
-# bench/torch_models.py reads) from REF (/work/ref) into .gpu/ref, and prints what the call
-# would carry: the device tool takes 64 MiB in all.
+# bench/torch_models.py reads) from REF (/work/ref) into .gpu/ref, with those of Sparsifiner and
+# Agent-Attention and yacs (bench/attention_table.sh pack), and prints what the call would
+# carry: the device tool takes 64 MiB in all.
 # Per preset: tools/golden/compare_<family>.py --ref-bf16 writes the weights and the reference's
 # F32 and BF16 logits; `seer classify` runs in each precision; the compare step prints seer's
 # agreement next to PyTorch BF16's. One log per preset and summary.txt (printed last) go to $OUT.
 # Environment: OUT (/tmp), WORK (/tmp/agree: weights, logits), IMAGES (.imnet/val), LIMIT (0:
-#   every image, else the first N), PRESETS (the four above, comma separated), PY (python3;
+#   every image, else the first N), PRESETS (the seven above, comma separated), PY (python3;
 #   cpu: /work/ref/venv/bin/python), REF (.gpu/ref; cpu: /work/ref), SEER_BIN (cpu: build).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -24,6 +27,7 @@ dev=${1:-cuda}
 
 pack() {
   local ref=${REF:-/work/ref} dst=.gpu/ref
+  REF=$ref bench/attention_table.sh pack || exit 2  # the ViT references and yacs
   local files=(VAN-Classification/models/van.py BiFormer/models/biformer.py BiFormer/models/_common.py
                BiFormer/ops/bra_legacy.py BiFormer/datasets.py)
   for f in "${files[@]}"; do
@@ -60,14 +64,14 @@ out=${OUT:-/tmp}
 WORK=${WORK:-/tmp/agree}
 IMAGES=${IMAGES:-.imnet/val}
 LIMIT=${LIMIT:-0}
-PRESETS=${PRESETS:-volo_d1_224,halonet26t,van_b0,biformer_tiny}
+PRESETS=${PRESETS:-volo_d1_224,halonet26t,van_b0,biformer_tiny,deit_small_patch16_224,sparsifiner,agent_deit_tiny}
 [[ -x $SEER_BIN/seer ]] || { echo "gpu-agree: no $SEER_BIN/seer"; exit 2; }
 [[ -d $IMAGES ]] || { echo "gpu-agree: no images in $IMAGES"; exit 2; }
 mkdir -p "$WORK" "$out"
 "$PY" -c 'import torch, timm; print("torch", torch.__version__, "timm", timm.__version__)'
 
 # One summary row: preset, what, top-5 sets, top-1, logits rel-L2 (image-dependent part).
-row() { printf '%-14s %-22s %-22s %-22s %s\n' "$@" >> "$WORK/summary.txt"; }
+row() { printf '%-22s %-22s %-22s %-22s %s\n' "$@" >> "$WORK/summary.txt"; }
 summarize() {  # preset, label, compare output
   local t5 t1 rel
   t5=$(sed -nE 's/^  identical top-5 sets: +(.*)/\1/p' "$3")
@@ -91,6 +95,8 @@ for preset in ${PRESETS//,/ }; do
     halonet*) family=halonet; extra=(--random-bn); tag=$preset.bn ;;
     van*) family=van; extra=(--ref "$REF") ;;
     biformer*) family=biformer; extra=(--ref "$REF") ;;
+    deit*|agent_deit*) family=vit; extra=(--ref "$REF") ;;
+    sparsifiner) family=vit; tag=$preset.p50; extra=(--ref "$REF" --predictor-scale 50 --tag "$tag") ;;
     *) echo "gpu-agree: unknown preset $preset"; continue ;;
   esac
   cmp=("tools/golden/compare_$family.py" --out "$WORK" --images "$IMAGES" --preset "$preset" --limit "$LIMIT"

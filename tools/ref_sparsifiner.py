@@ -48,7 +48,11 @@ def _floats(d):
 def sparsifiner_cfg(ref):
     """The yacs cfg src/main.py evaluates `sparsifiner` with: src/config/default_config.py's
     defaults merged with experiments/sparsifiner_default_config.yaml. ref: the folder holding
-    the Sparsifiner checkout."""
+    the Sparsifiner checkout, and yacs in ref/pydeps where bench/attention_table.sh pack put it
+    (the GPU machine has no yacs)."""
+    pydeps = os.path.join(ref, "pydeps")
+    if os.path.isdir(pydeps) and pydeps not in sys.path:
+        sys.path.insert(0, pydeps)
     import yaml
     from yacs.config import CfgNode
     cfg = load_module("sparsifiner_default_config",

@@ -9,14 +9,18 @@ agent_deit.py as models/build.py builds it from cfgs/agent_deit_*.yaml).
 1. Build PRESET with the reference's own random init (torch.manual_seed(SEED)), then, unless
    --head-std 0, redraw the classifier head(s) from N(0, head_std^2) (seeded): Agent-DeiT's init
    zeroes the head (every logit would be 0) and timm's 0.02 leaves the classes nearly tied.
-   Write OUT/PRESET.safetensors (official state_dict keys, seer.arch metadata).
+   Write OUT/TAG.safetensors (official state_dict keys, seer.arch metadata).
 2. Run the reference on every image under IMAGES (recursively, sorted) with the official eval
    transform on PIL images (DeiT/Sparsifiner: bicubic Resize(int(224 / 0.875)) = 256 of the short
    side, CenterCrop 224; Agent: bicubic Resize((256, 256)) squashing, CenterCrop 224; at 448:
-   512 and 448; ImageNet mean/std) and write OUT/PRESET.ref_top5.jsonl, OUT/PRESET.ref_logits.npy.
+   512 and 448; ImageNet mean/std) on --device (cpu, or cuda with TF32 off) and write
+   OUT/TAG.ref_top5.jsonl, OUT/TAG.ref_logits.npy; with --ref-bf16 also under
+   torch.autocast(bfloat16) into OUT/TAG.ref_bf16_logits.npy.
 3. With --seer-jsonl (from `seer classify --format jsonl --topk 5`), print the share of files
    whose top-5 sets (and top-1) agree; with --seer-logits (`seer classify --logits FILE`), the max
-   abs / relative L2 error of the logits and of their image-dependent part.
+   abs / relative L2 error of the logits and of their image-dependent part. With --ref-bf16,
+   the same measures for PyTorch's BF16 against its F32 (the baseline for
+   `seer classify --precision bf16`).
 
     PY=/work/ref/venv/bin/python
     $PY tools/golden/compare_vit.py --preset deit_small_patch16_224 --out /tmp/vit_cmp \\
@@ -30,23 +34,22 @@ agent_deit.py as models/build.py builds it from cfgs/agent_deit_*.yaml).
         --seer-jsonl /tmp/vit_cmp/deit_small_patch16_224.seer.jsonl \\
         --seer-logits /tmp/vit_cmp/deit_small_patch16_224.seer_logits.safetensors
 
-Steps 1-2 are skipped when their outputs exist (--force redoes them). --limit N uses the first
-N images (sorted paths); give seer the same files (--list-out writes them, one a line).
+On the GPU machine: scripts/gpu-agree.sh runs these presets as it runs the VOLO, HaloNet, VAN
+and BiFormer ones. Steps 1-2 are skipped when their outputs exist (--force redoes them).
+--limit N uses the first N images (sorted paths); give seer the same files (--list-out writes
+them, one a line). --ref DIR: the folder holding Sparsifiner/ and Agent-Attention/ (the
+official checkouts, or the files `bench/attention_table.sh pack` copies into .gpu/ref, with
+yacs in its pydeps/).
 """
 import argparse
-import json
 import os
 import sys
-import time
 import warnings
 
-import numpy as np
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))
 import seer_st  # noqa: E402
-from seer_compare import compare_logits, compare_top5, key_of, list_images  # noqa: E402
+from seer_compare import add_args, compare, prepare, references  # noqa: E402
 
 
 # Agent-DeiT presets: embed_dim, num_heads, agents, agent_layer (-1: all 12 blocks), img_size
@@ -54,29 +57,35 @@ AGENT = {"agent_deit_tiny": (192, 3, 49, -1, 224), "agent_deit_small": (384, 6, 
          "agent_deit_base": (768, 12, 81, 4, 224), "agent_deit_small_448": (384, 6, 49, -1, 448)}
 
 
-def build_reference(preset, seed):
+def build_reference(preset, seed, ref):
+    """The reference model and its eval transform."""
     import torch
+    os.environ["SEER_REF"] = ref  # make_vit reads the reference folder from it when imported
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import make_vit
         torch.manual_seed(seed)
         if preset.startswith("deit_"):
             model = make_vit.timm.create_model(preset, pretrained=False)
-            return model, "deit", 224
+            return model, make_vit.eval_transform("deit", 224)
         if preset == "sparsifiner":
             model, _ = make_vit.build_sparsifiner()
-            return model, "deit", 224
+            # Its eval forward returns a dict; the logits are its "x".
+            model.register_forward_hook(lambda m, inputs, out: out["x"])
+            return model, make_vit.eval_transform("deit", 224)
         if preset in AGENT:
             e, h, a, layers, size = AGENT[preset]
             model = make_vit.build_agent_deit(img_size=size, patch_size=16, embed_dim=e, depth=12,
                                               num_heads=h, agent_num=[str(a)] * 4, agent_layer=layers)
-            return model, "agent", size
+            return model, make_vit.eval_transform("agent", size)
     raise SystemExit(f"compare_vit: unknown preset {preset}")
 
 
 def build(args):
+    """The reference (head and predictor as asked), its weights in OUT/TAG.safetensors, and
+    its eval transform."""
     import torch
-    model, preset, size = build_reference(args.preset, args.seed)
+    model, tf = build_reference(args.preset, args.seed, args.ref)
     if args.head_std > 0:
         g = torch.Generator().manual_seed(args.seed)
         with torch.no_grad():
@@ -99,49 +108,13 @@ def build(args):
                                              "seer.source": f"reference init, seed {args.seed}, head std "
                                                             f"{args.head_std}, predictor scale {args.predictor_scale}"})
         print(f"wrote {path}: {len(sd)} tensors")
-    return model, preset, size
-
-
-def logits_of(out):
-    return out["x"] if isinstance(out, dict) else out  # Sparsifiner's eval forward: a dict
-
-
-def run_reference(args, model, preset, size, files):
-    import torch
-    import make_vit
-    top_path = os.path.join(args.out, f"{args.tag}.ref_top5.jsonl")
-    npy_path = os.path.join(args.out, f"{args.tag}.ref_logits.npy")
-    if not args.force and os.path.exists(npy_path) and os.path.exists(top_path):
-        logits = np.load(npy_path)
-        if logits.shape[0] == len(files):
-            return logits
-    tf = make_vit.eval_transform(preset, size)
-    print(tf)
-    torch.set_num_threads(os.cpu_count() or 1)
-    out = []
-    t0 = time.time()
-    with torch.no_grad():
-        for i in range(0, len(files), args.batch):
-            xs = [tf(make_vit.load_rgb(f)) for f in files[i:i + args.batch]]
-            out.append(logits_of(model(torch.stack(xs))).numpy())
-            print(f"\rreference: {i + len(xs)}/{len(files)} ({time.time() - t0:.0f} s)", end="", flush=True)
-    print()
-    logits = np.concatenate(out).astype(np.float32)
-    np.save(npy_path, logits)
-    with open(top_path, "w") as fh:
-        for f, l in zip(files, logits):
-            top = np.argsort(-l, kind="stable")[:5]
-            fh.write(json.dumps({"file": f, "top": [int(c) for c in top]}) + "\n")
-    print(f"wrote {top_path}")
-    return logits
+    return model, tf
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="folder for the weights and reference outputs")
-    ap.add_argument("--images", required=True, help="folder of images (searched recursively)")
     ap.add_argument("--preset", default="deit_small_patch16_224")
-    ap.add_argument("--seed", type=int, default=0)
+    add_args(ap, batch=32)
     ap.add_argument("--head-std", type=float, default=1.0,
                     help="redraw the head(s) from N(0, std^2); 0 keeps the reference init")
     ap.add_argument("--predictor-scale", type=float, default=1.0,
@@ -149,29 +122,15 @@ def main():
                          "nearly uniform, so the top-8 choice is decided by rounding); 50 gives a "
                          "peaked predictor as a trained one")
     ap.add_argument("--tag", help="name of the output files (default: the preset)")
-    ap.add_argument("--limit", type=int, default=0, help="first N images (sorted) only")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--list-out", help="write the image list (one path a line) here")
-    ap.add_argument("--seer-jsonl", help="seer classify --format jsonl --topk 5 output")
-    ap.add_argument("--seer-logits", help="seer classify --logits output (.safetensors)")
-    ap.add_argument("--force", action="store_true", help="redo the weights and reference run")
+    ap.add_argument("--ref", default="/work/ref", help="folder holding Sparsifiner/ and Agent-Attention/")
     args = ap.parse_args()
     args.tag = args.tag or args.preset
 
-    os.makedirs(args.out, exist_ok=True)
-    files = list_images(args.images, args.limit)
-    if not files:
-        raise SystemExit(f"compare_vit: no images under {args.images}")
-    if args.list_out:
-        with open(args.list_out, "w") as fh:
-            fh.write("".join(f + "\n" for f in files))
-    model, preset, size = build(args)
-    ref_logits = run_reference(args, model, preset, size, files)
+    files = prepare(args, "compare_vit")
+    model, tf = build(args)
+    ref, ref_bf16, _ = references(args, model, tf, files, args.tag)
     print(f"{args.preset}: {len(files)} images")
-    if args.seer_jsonl:
-        compare_top5(args, files, ref_logits)
-    if args.seer_logits:
-        compare_logits(args, files, ref_logits)
+    compare(args, files, ref, ref_bf16)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What the compare_<family>.py scripts (volo, halonet, van, biformer) share: their common
+"""What the compare_<family>.py scripts (volo, halonet, van, biformer, vit) share: their common
 options, the reference run over the images (CPU or CUDA; F32, F64 or PyTorch's BF16 autocast),
 and the agreement of a `seer classify --format jsonl --topk 5` output and its `--logits` file
 with the reference's logits. Each script builds its reference and its eval transform.
