@@ -106,6 +106,10 @@ typedef struct seer_backend {
     // o: [B, m, R, P, Dv]. See seer_region_attention.
     seer_status (*region_attention)(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
                                     const seer_tensor *v, const seer_tensor *idx, float scale);
+    // probs: [rows, V] F32, u: [rows] F32, idx: [rows] I64, contiguous. See
+    // seer_sample_inverse_cdf.
+    seer_status (*sample_inverse_cdf)(seer_tensor *idx, const seer_tensor *probs,
+                                      const seer_tensor *u);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

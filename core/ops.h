@@ -163,6 +163,11 @@ seer_tensor *seer_reduce(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce
 seer_status seer_topk(seer_ctx *c, const seer_tensor *x, int64_t k, seer_tensor **values,
                       seer_tensor **indices);
 seer_tensor *seer_argmax(seer_ctx *c, const seer_tensor *x);  // last dim, first max; I64 [...]
+// One inverse-CDF draw per row of probs [..., V] (F32, non-negative, need not sum to 1): the
+// first index whose running sum divided by the row's sum is >= the row's u (u: [...] F32),
+// V - 1 at most. The running sums are taken in index order in F32 on every backend, so a draw
+// is the same on the CPU and on CUDA. Rows with u < 0 are not drawn (index -1). I64 [...].
+seer_tensor *seer_sample_inverse_cdf(seer_ctx *c, const seer_tensor *probs, const seer_tensor *u);
 
 // ---- shape and indexing --------------------------------------------------------------------
 seer_tensor *seer_concat(seer_ctx *c, const seer_tensor *const *xs, int n, int dim);

@@ -62,6 +62,28 @@ seer_tensor *seer_argmax(seer_ctx *c, const seer_tensor *x) {
     return seer_op_finish(c, "argmax", seer_op_backend(c)->argmax(out, xc), out);
 }
 
+seer_tensor *seer_sample_inverse_cdf(seer_ctx *c, const seer_tensor *probs, const seer_tensor *u) {
+    SEER_OP_BEGIN(c, "sample_inverse_cdf", probs, u);
+    char bp[128], bu[128];
+    bool ok = probs->dtype == SEER_F32 && u->dtype == SEER_F32 && probs->ndim >= 1 &&
+              probs->shape[probs->ndim - 1] >= 1 && u->ndim == probs->ndim - 1;
+    for (int d = 0; ok && d < u->ndim; d++) ok = u->shape[d] == probs->shape[d];
+    if (!ok) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "sample_inverse_cdf: probs [..., V] and u [...] must be f32 with the same "
+                      "leading dims, got probs %s %s, u %s %s",
+                      seer_tensor_shape_str(probs, bp, sizeof bp), seer_dtype_name(probs->dtype),
+                      seer_tensor_shape_str(u, bu, sizeof bu), seer_dtype_name(u->dtype));
+        return NULL;
+    }
+    const seer_tensor *pc = seer_op_contig(c, probs), *uc = seer_op_contig(c, u);
+    if (!pc || !uc) return NULL;
+    seer_tensor *out = seer_ctx_tensor(c, SEER_I64, u->ndim, u->shape);
+    if (!out) return NULL;
+    return seer_op_finish(c, "sample_inverse_cdf",
+                          seer_op_backend(c)->sample_inverse_cdf(out, pc, uc), out);
+}
+
 // ---- concat / split ------------------------------------------------------------------------
 
 seer_tensor *seer_concat(seer_ctx *c, const seer_tensor *const *xs, int n, int dim) {

@@ -27,28 +27,12 @@ static void draw_noise(uint64_t *state, double *u, float *gumbel, int64_t L) {
         gumbel[i] = (float)-log(-log(uniform_open(state)));
 }
 
-// torch 1.13's CPU multinomial (one sample, with replacement) of the distribution p[0..V):
-// float running sum, divided by the total, the last entry forced to 1, then the first index
-// whose cumulative value is >= u (binary search, as the reference's kernel).
-static int64_t draw_token(const float *p, int64_t V, double u, float *cum) {
-    float sum = 0.0f;
-    for (int64_t v = 0; v < V; v++) {
-        sum += p[v];
-        cum[v] = sum;
-    }
-    if (sum > 0.0f)
-        for (int64_t v = 0; v < V; v++)
-            cum[v] /= sum;
-    cum[V - 1] = 1.0f;
-    int64_t lo = 0, hi = V;
-    while (hi - lo > 0) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if ((double)cum[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+// The smallest float >= u. For every float c, `(double)c < u` and `c < float_at_or_above(u)`
+// agree, so the draws can take F32 thresholds on the device and still make the double compare
+// of torch's multinomial kernel (see sample_tokens).
+static float float_at_or_above(double u) {
+    float f = (float)u;
+    return (double)f < u ? nextafterf(f, INFINITY) : f;
 }
 
 typedef struct scored {
@@ -69,8 +53,7 @@ typedef struct sampler {
     int64_t *ids2;        // [2B * L] ids of the cond and uncond halves
     int32_t *labels2;     // [2B]
     uint8_t *prev_masked; // [2B * L]
-    float *probs;         // [B * L * V] this step's token distributions
-    float *cum;           // [V]
+    float *thresh;        // [B * L] the token uniforms as F32 thresholds; -1: not drawn
     int64_t *sampled;     // [B * L] the drawn token (masked positions) or the kept one
     float *picked;        // [B * L] log-probability of the sampled token
     double *u;            // one step's noise: [B * L] token uniforms
@@ -84,8 +67,7 @@ static void sampler_free(sampler *s, seer_device dev, bool own_noise) {
     free(s->ids2);
     free(s->labels2);
     free(s->prev_masked);
-    free(s->probs);
-    free(s->cum);
+    free(s->thresh);
     free(s->sampled);
     free(s->picked);
     if (own_noise) {
@@ -105,18 +87,28 @@ static seer_tensor *scalar(seer_ctx *c, seer_dtype dt, double v) {
 // Draw the masked positions' tokens from softmax(logp / temp) and read back the
 // log-probability of every position's token. ids: this step's input [B * L];
 // logp: [B, L, V] F32. Outputs to s->sampled, s->picked.
+// A draw is torch 1.13's CPU multinomial (one sample, with replacement): float running sum
+// divided by the total, the last entry forced to 1, the first index whose cumulative value is
+// >= u; seer_sample_inverse_cdf does it where the distributions are (only the indices travel).
 static seer_status sample_tokens(seer_ctx *c, sampler *s, const int64_t *ids,
                                  const seer_tensor *logp, float temp) {
     int64_t B = s->B, L = s->L, V = s->V;
+    const seer_device dev = seer_ctx_device(c);
     seer_tensor *probs = seer_softmax(
         c, seer_binary(c, logp, scalar(c, SEER_F32, temp), SEER_BINARY_DIV), 1.0f, NULL);
-    if (seer_to_host(c, probs, s->probs) != SEER_STATUS_OK) return seer_ctx_status(c);
     for (int64_t i = 0; i < B * L; i++)
-        s->sampled[i] = ids[i] == V ? draw_token(s->probs + i * V, V, s->u[i], s->cum) : ids[i];
+        s->thresh[i] = ids[i] == V ? float_at_or_above(s->u[i]) : -1.0f;
+    seer_tensor *u = seer_from_host(c, s->thresh, SEER_F32, 2, (int64_t[]){B, L});
+    seer_tensor *drawn = seer_sample_inverse_cdf(c, probs, u); // [B, L]; -1 where not masked
+    if (!drawn) return seer_ctx_status(c);
+    seer_status st = seer_memcpy(SEER_DEVICE_CPU, s->sampled, dev, drawn->data,
+                                 sizeof(int64_t) * (size_t)(B * L));
+    if (st != SEER_STATUS_OK) return seer_ctx_fail(c, st, "ENAT sampler: %s", seer_last_error());
+    for (int64_t i = 0; i < B * L; i++)
+        if (ids[i] != V) s->sampled[i] = ids[i];
     seer_tensor *idx = seer_new(c, SEER_I64, 3, (int64_t[]){B, L, 1});
     if (!idx) return seer_ctx_status(c);
-    seer_status st = seer_memcpy(seer_ctx_device(c), idx->data, SEER_DEVICE_CPU, s->sampled,
-                                 sizeof(int64_t) * (size_t)(B * L));
+    st = seer_memcpy(dev, idx->data, SEER_DEVICE_CPU, s->sampled, sizeof(int64_t) * (size_t)(B * L));
     if (st != SEER_STATUS_OK) return seer_ctx_fail(c, st, "ENAT sampler: %s", seer_last_error());
     return seer_to_host(c, seer_gather(c, logp, 2, idx), s->picked); // [B, L, 1]
 }
@@ -181,8 +173,7 @@ seer_status seer_enat_generate(seer_enat *m, seer_ctx *c, const int32_t *labels,
     s.ids2 = malloc(sizeof(int64_t) * (size_t)(2 * B * L));
     s.labels2 = malloc(sizeof(int32_t) * (size_t)(2 * B));
     s.prev_masked = malloc((size_t)(2 * B * L));
-    s.probs = malloc(sizeof(float) * (size_t)(B * L * V));
-    s.cum = malloc(sizeof(float) * (size_t)V);
+    s.thresh = malloc(sizeof(float) * (size_t)(B * L));
     s.sampled = malloc(sizeof(int64_t) * (size_t)(B * L));
     s.picked = malloc(sizeof(float) * (size_t)(B * L));
     if (own_noise) {
@@ -191,7 +182,7 @@ seer_status seer_enat_generate(seer_enat *m, seer_ctx *c, const int32_t *labels,
     }
     s.rng = malloc(sizeof(uint64_t) * (size_t)B);
     s.order = malloc(sizeof(scored) * (size_t)L);
-    if (!s.ids2 || !s.labels2 || !s.prev_masked || !s.probs || !s.cum || !s.sampled || !s.picked ||
+    if (!s.ids2 || !s.labels2 || !s.prev_masked || !s.thresh || !s.sampled || !s.picked ||
         (own_noise && (!s.u || !s.gumbel)) || !s.rng || !s.order) {
         sampler_free(&s, dev, own_noise);
         return seer_fail(SEER_STATUS_OOM, "ENAT generate: out of host memory");

@@ -192,6 +192,27 @@ Test(cuda_topk, nan_half_precision_and_errors) {
     pair_free(&p);
 }
 
+Test(cuda_topk, sample_inverse_cdf_draws_what_the_cpu_draws) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    ctx_pair p = pair_new();
+    seer_rng rng = seer_rng_new(14);
+    const int64_t rows = 3000, V = 1024; // ENAT's codebook
+    float *probs = malloc((size_t)(rows * V) * sizeof *probs), *u = malloc((size_t)rows * sizeof *u);
+    cr_assert(probs && u);
+    for (int64_t i = 0; i < rows * V; i++) {
+        float x = seer_rng_normal(&rng);
+        probs[i] = expf(4.0f * x); // peaked rows, as softmax at a low temperature gives
+    }
+    for (int64_t r = 0; r < rows; r++) u[r] = r % 10 == 3 ? -1.0f : seer_rng_uniform(&rng);
+    seer_tensor *pc, *pg, *uc, *ug;
+    upload(&p, probs, SEER_F32, 2, (int64_t[]){rows, V}, &pc, &pg);
+    upload(&p, u, SEER_F32, 1, (int64_t[]){rows}, &uc, &ug);
+    compare(&p, seer_sample_inverse_cdf(p.cpu, pc, uc), seer_sample_inverse_cdf(p.gpu, pg, ug), -1,
+            "sample_inverse_cdf");
+    free(probs), free(u);
+    pair_free(&p);
+}
+
 Test(cuda_topk, argmax) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     ctx_pair p = pair_new();

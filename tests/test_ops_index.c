@@ -168,6 +168,70 @@ Test(topk, errors) {
     seer_ctx_free(c);
 }
 
+// Normalized cumulative sums as torch 1.13's CPU multinomial makes them (float running sums
+// divided by the total, the last one forced to 1) into cum [V].
+static void multinomial_cum(const float *p, int64_t V, float *cum) {
+    float sum = 0.0f;
+    for (int64_t v = 0; v < V; v++) cum[v] = sum += p[v];
+    if (sum > 0.0f)
+        for (int64_t v = 0; v < V; v++) cum[v] /= sum;
+    cum[V - 1] = 1.0f;
+}
+
+// Its draw: the first index whose cumulative value is >= u, by binary search with a double u
+// (what the ENAT sampler did on the host before seer_sample_inverse_cdf).
+static int64_t multinomial_draw(const float *cum, int64_t V, double u) {
+    int64_t lo = 0, hi = V;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((double)cum[mid] < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+Test(topk, sample_inverse_cdf_is_the_multinomial_draw) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_rng rng = seer_rng_new(21);
+    const int64_t rows = 800, V = 37;
+    float *p = malloc((size_t)(rows * V) * sizeof *p), *u = malloc((size_t)rows * sizeof *u);
+    float *cum = malloc((size_t)(rows * V) * sizeof *cum);
+    double *ud = malloc((size_t)rows * sizeof *ud);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t v = 0; v < V; v++) { // peaked, flat, sparse, or (row 7) all zero
+            float x = fabsf(seer_rng_normal(&rng));
+            p[r * V + v] = r % 4 == 0 ? x * x * x * x : r % 4 == 1 ? 1.0f : (r % 4 == 2 && v % 3) ? 0.0f : x;
+            if (r == 7) p[r * V + v] = 0.0f;
+        }
+        multinomial_cum(p + r * V, V, cum + r * V);
+        // u a double between floats; every other row just above or below a cumulative value,
+        // where rounding the threshold to F32 decides the draw
+        double e = 1e-12 * (r % 3 ? 1 : -1);
+        ud[r] = r % 2 ? seer_rng_uniform(&rng) + 1e-9 * seer_rng_uniform(&rng)
+                      : cum[r * V + (int64_t)(seer_rng_uniform(&rng) * (V - 1))] + e;
+        if (!(ud[r] > 0.0 && ud[r] < 1.0)) ud[r] = 0.5;
+        float f = (float)ud[r];
+        u[r] = (double)f < ud[r] ? nextafterf(f, INFINITY) : f; // as the sampler passes it
+    }
+    u[5] = -1.0f; // not drawn
+    seer_tensor *tp = seer_from_host(c, p, SEER_F32, 2, (int64_t[]){rows, V});
+    seer_tensor *tu = seer_from_host(c, u, SEER_F32, 1, (int64_t[]){rows});
+    seer_tensor *idx = seer_sample_inverse_cdf(c, tp, tu);
+    cr_assert_not_null(idx, "%s", seer_ctx_error(c));
+    cr_assert_eq(idx->dtype, SEER_I64);
+    const int64_t *got = idx->data;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t want = r == 5 ? -1 : multinomial_draw(cum + r * V, V, ud[r]);
+        cr_assert_eq(got[r], want, "row %lld: %lld, want %lld", (long long)r, (long long)got[r],
+                     (long long)want);
+    }
+    // u of another shape
+    cr_assert_null(seer_sample_inverse_cdf(c, tp, seer_from_host(c, u, SEER_F32, 1, (int64_t[]){rows - 1})));
+    expect_fail(c, SEER_STATUS_SHAPE, "same leading dims");
+    free(p), free(u), free(cum), free(ud);
+    seer_ctx_free(c);
+}
+
 Test(topk, argmax_first_max_vs_naive) {
     seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
     seer_rng rng = seer_rng_new(12);

@@ -40,4 +40,5 @@ const seer_backend seer_cpu_backend = {
     .outlook_fold = seer_cpu_outlook_fold,
     .halo_attention = seer_cpu_halo_attention,
     .region_attention = seer_cpu_region_attention,
+    .sample_inverse_cdf = seer_cpu_sample_inverse_cdf,
 };

@@ -29,6 +29,7 @@ seer_status seer_cpu_softmax(seer_tensor *y, const seer_tensor *x, float scale, 
 seer_status seer_cpu_reduce(seer_tensor *y, const seer_tensor *x, int dim, seer_reduce_op op);
 seer_status seer_cpu_topk(seer_tensor *values, seer_tensor *indices, const seer_tensor *x, int64_t k);
 seer_status seer_cpu_argmax(seer_tensor *indices, const seer_tensor *x);
+seer_status seer_cpu_sample_inverse_cdf(seer_tensor *idx, const seer_tensor *probs, const seer_tensor *u);
 seer_status seer_cpu_concat(seer_tensor *y, const seer_tensor *const *xs, int n, int dim);
 seer_status seer_cpu_index_select(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx);
 seer_status seer_cpu_gather(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx);

@@ -189,6 +189,31 @@ seer_status seer_cpu_argmax(seer_tensor *indices, const seer_tensor *x) {
     return SEER_STATUS_OK;
 }
 
+// One row of seer_sample_inverse_cdf, in the order every backend uses: the row's sum, then the
+// running sum until it reaches u of it (a linear scan finds what a binary search over the
+// normalized cumulative sums would: they never decrease).
+static int64_t inverse_cdf_row(const float *p, int64_t V, float u) {
+    if (u < 0.0f) return -1;
+    float total = 0.0f;
+    for (int64_t v = 0; v < V; v++) total += p[v];
+    float run = 0.0f;
+    for (int64_t v = 0; v < V - 1; v++) {
+        run += p[v];
+        if (!((total > 0.0f ? run / total : run) < u)) return v;
+    }
+    return V - 1;
+}
+
+seer_status seer_cpu_sample_inverse_cdf(seer_tensor *idx, const seer_tensor *probs,
+                                        const seer_tensor *u) {
+    const int64_t V = probs->shape[probs->ndim - 1], rows = seer_tensor_numel(u);
+    const float *pp = probs->data, *up = u->data;
+    int64_t *ip = idx->data;
+#pragma omp parallel for if (rows * V > 65536)
+    for (int64_t r = 0; r < rows; r++) ip[r] = inverse_cdf_row(pp + r * V, V, up[r]);
+    return SEER_STATUS_OK;
+}
+
 // ---- concat / index_select -----------------------------------------------------------------
 
 // Product of shape[from..to).

@@ -40,4 +40,5 @@ const seer_backend seer_cuda_backend = {
     /* outlook_fold */ seer_cuda_outlook_fold,
     /* halo_attention */ seer_cuda_halo_attention,
     /* region_attention */ seer_cuda_region_attention,
+    /* sample_inverse_cdf */ seer_cuda_sample_inverse_cdf,
 };

@@ -28,6 +28,7 @@ seer_status seer_cuda_softmax(seer_tensor *y, const seer_tensor *x, float scale,
 seer_status seer_cuda_reduce(seer_tensor *y, const seer_tensor *x, int dim, seer_reduce_op op);
 seer_status seer_cuda_topk(seer_tensor *values, seer_tensor *indices, const seer_tensor *x, int64_t k);
 seer_status seer_cuda_argmax(seer_tensor *indices, const seer_tensor *x);
+seer_status seer_cuda_sample_inverse_cdf(seer_tensor *idx, const seer_tensor *probs, const seer_tensor *u);
 seer_status seer_cuda_concat(seer_tensor *y, const seer_tensor *const *xs, int n, int dim);
 seer_status seer_cuda_index_select(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx);
 seer_status seer_cuda_gather(seer_tensor *y, const seer_tensor *x, int dim, const seer_tensor *idx);

@@ -485,6 +485,43 @@ seer_status seer_cuda_topk(seer_tensor *values, seer_tensor *indices, const seer
     });
 }
 
+// ---- inverse-CDF sampling ------------------------------------------------------------------
+
+// One thread per row, the CPU backend's loop exactly (core/cpu/index.c inverse_cdf_row): the
+// same F32 sums in the same order, so CUDA draws what the CPU draws.
+__global__ void sample_inverse_cdf_kernel(int64_t *idx, const float *probs, const float *u,
+                                          int64_t V, int64_t rows) {
+    SEER_CU_FOR(r, rows) {
+        const float *p = probs + r * V, ur = u[r];
+        int64_t pick = -1;
+        if (ur >= 0.0f) {
+            float total = 0.0f;
+            for (int64_t v = 0; v < V; v++) total = __fadd_rn(total, p[v]);
+            float run = 0.0f;
+            pick = V - 1;
+            for (int64_t v = 0; v < V - 1; v++) {
+                run = __fadd_rn(run, p[v]);
+                if (!((total > 0.0f ? __fdiv_rn(run, total) : run) < ur)) {
+                    pick = v;
+                    break;
+                }
+            }
+        }
+        idx[r] = pick;
+    }
+}
+
+seer_status seer_cuda_sample_inverse_cdf(seer_tensor *idx, const seer_tensor *probs,
+                                         const seer_tensor *u) {
+    SEER_TRY(seer_cu_need_contig("sample_inverse_cdf", "probs", probs));
+    SEER_TRY(seer_cu_need_contig("sample_inverse_cdf", "u", u));
+    const int64_t V = probs->shape[probs->ndim - 1], rows = seer_tensor_numel(u);
+    if (rows == 0) return SEER_STATUS_OK;
+    sample_inverse_cdf_kernel<<<seer_cu_blocks(rows, 128), 128, 0, seer_cu_stream()>>>(
+        (int64_t *)idx->data, (const float *)probs->data, (const float *)u->data, V, rows);
+    return SEER_CU(seer_cu_launched());
+}
+
 // x: [rows, n] -> indices: [rows] (I64), the first maximum; NaN counts as the maximum.
 seer_status seer_cuda_argmax(seer_tensor *indices, const seer_tensor *x) {
     SEER_TRY(seer_cu_need_contig("argmax", "x", x));
