@@ -149,45 +149,20 @@ def randomize(model, calib, seed):
                                  + 0.1 * torch.randn(model.head.fc.bias.shape, generator=g))
 
 
-def batch_common(t):
-    """Energy of the batch mean over the energy of what differs by image."""
-    return t.mean(0).pow(2).sum() / (t - t.mean(0)).pow(2).mean(0).sum()
-
-
-def fit(model, x, seed, steps=100, lr=3e-3):
-    """Fits the net to give each image of x its own random class (BatchNorm on batch statistics,
-    attention projections and position tables frozen), then measures the BatchNorm statistics
-    of the fitted net on x and moves them off the exact batch values."""
-    import math
+def fit(model, x, seed):
+    """bf16_fit.fit: each image of x its own random class, with penalties on the batch-common
+    part of the pooled features and logits; attention projections and position tables frozen."""
     import torch
-    g = torch.Generator().manual_seed(seed)
-    target = torch.randperm(model.head.fc.out_features, generator=g)[:len(x)]
-    frozen = ("self_attn.q", "self_attn.kv", "pos_embed")
-    params = [p for n, p in model.named_parameters() if not any(k in n for k in frozen)]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    model.eval()
-    for m in bns:
-        m.train()
-        m.momentum = 1.0
-    for _ in range(steps):
-        opt.zero_grad()
-        f = model.forward_head(model.forward_features(x), pre_logits=True)
-        logits = model.head.fc(f)
-        loss = (torch.nn.functional.cross_entropy(logits, target, label_smoothing=0.1)
+    from bf16_fit import batch_common, fit as fit_to
+
+    def loss_of(m, x, target):
+        f = m.forward_head(m.forward_features(x), pre_logits=True)
+        logits = m.head.fc(f)
+        return (torch.nn.functional.cross_entropy(logits, target, label_smoothing=0.1)
                 + batch_common(f) + batch_common(logits))
-        loss.backward()
-        opt.step()
-        sched.step()
-    g = torch.Generator().manual_seed(seed + 1000)
-    with torch.no_grad():
-        model(x)  # momentum 1: the statistics of the fitted net on x
-        for m in bns:
-            m.eval()
-            m.momentum = 0.1
-            m.running_mean.add_(0.1 * m.running_var.sqrt() * torch.randn(m.num_features, generator=g))
-            m.running_var.mul_(0.8 + 0.4 * torch.rand(m.num_features, generator=g))
+
+    fit_to(model, x, seed, model.head.fc.out_features, ("self_attn.q", "self_attn.kv", "pos_embed"),
+           loss_of)
 
 
 def main():

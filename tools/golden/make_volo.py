@@ -91,46 +91,22 @@ def randomize(model, head_scale=8.0):
     return model
 
 
-def batch_common(t):
-    """Energy of the batch mean over the energy of what differs by image."""
-    return t.mean(0).pow(2).sum() / (t - t.mean(0)).pow(2).mean(0).sum()
-
-
-def fit(model, x, pool, seed=1, steps=100, lr=3e-3):
-    """Fits the net to give each image of x its own random class (stem BatchNorm on batch
-    statistics, attention weights frozen), then measures the BatchNorm statistics of the fitted
-    net on x and moves them off the exact batch values."""
-    import math
-    g = torch.Generator().manual_seed(seed)
-    target = torch.randperm(model.head.out_features, generator=g)[:len(x)]
-    frozen = ("attn.attn.", "attn.qkv.", "attn.q.", "attn.kv.")
-    params = [p for n, p in model.named_parameters() if not any(k in n for k in frozen)]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+def fit(model, x, pool, seed=1):
+    """bf16_fit.fit: each image of x its own random class, with a penalty on the batch-common
+    part of the final norm's features (`pool`: "avg" mean over tokens, else the cls token);
+    attention weights frozen."""
+    from bf16_fit import batch_common, fit as fit_to
     got = {}
     hook = model.norm.register_forward_hook(lambda m, i, o: got.__setitem__("norm", o))
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    model.eval()
-    for m in bns:
-        m.train()
-        m.momentum = 1.0
-    for _ in range(steps):
-        opt.zero_grad()
-        logits = model(x)
+
+    def loss_of(m, x, target):
+        logits = m(x)
         feats = got["norm"].mean(1) if pool == "avg" else got["norm"][:, 0]
-        loss = torch.nn.functional.cross_entropy(logits, target) + batch_common(feats)
-        loss.backward()
-        opt.step()
-        sched.step()
+        return torch.nn.functional.cross_entropy(logits, target) + batch_common(feats)
+
+    fit_to(model, x, seed, model.head.out_features, ("attn.attn.", "attn.qkv.", "attn.q.", "attn.kv."),
+           loss_of)
     hook.remove()
-    g = torch.Generator().manual_seed(seed + 1000)
-    with torch.no_grad():
-        model(x)  # momentum 1: the statistics of the fitted net on x
-        for m in bns:
-            m.eval()
-            m.momentum = 0.1
-            m.running_mean.add_(0.1 * m.running_var.sqrt() * torch.randn(m.num_features, generator=g))
-            m.running_var.mul_(0.8 + 0.4 * torch.rand(m.num_features, generator=g))
     return model
 
 
