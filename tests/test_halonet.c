@@ -12,30 +12,11 @@
 #include "tests/golden_util.h"
 #include "tests/test_util.h"
 
-// Logits minus their mean over the batch (the image-dependent part) of an [n, k] array.
-static void center_rows(float *dst, const float *src, int64_t n, int64_t k) {
-    for (int64_t j = 0; j < k; j++) {
-        double m = 0;
-        for (int64_t i = 0; i < n; i++)
-            m += src[i * k + j];
-        m /= (double)n;
-        for (int64_t i = 0; i < n; i++)
-            dst[i * k + j] = (float)(src[i * k + j] - m);
-    }
-}
-
 static double l2(const float *x, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++)
         s += (double)x[i] * x[i];
     return sqrt(s);
-}
-
-static int argmax_row(const float *x, int64_t n) {
-    int best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = (int)i;
-    return best;
 }
 
 // Runs fixture `name` on its input `sfx` ("" or "_1") on dev in dtype dt and checks logits
@@ -73,8 +54,10 @@ static void check_golden(const char *name, const char *sfx, seer_device dev, see
     cr_assert_eq(seer_to_host(c, feats, got + n_l), SEER_STATUS_OK);
     double e_l = seer_rel_l2(got, want_l, n_l), e_f = seer_rel_l2(got + n_l, want_f, n_f);
     double max_l = seer_max_abs_diff(got, want_l, n_l), norm_l = l2(want_l, n_l);
-    center_rows(got + n_l + n_f, got, sl[0], sl[1]);
-    center_rows(cw, want_l, sl[0], sl[1]);
+    memcpy(got + n_l + n_f, got, sizeof(float) * n_l);
+    memcpy(cw, want_l, sizeof(float) * n_l);
+    golden_center_rows(got + n_l + n_f, sl[0], sl[1]);
+    golden_center_rows(cw, sl[0], sl[1]);
     double e_c = seer_rel_l2(got + n_l + n_f, cw, n_l);
     cr_log_info("halonet_%s %lldx%lld %s %s: logits rel-L2 %.2e, max-abs %.2e (%.2e of the "
                 "norm), image-dependent part rel-L2 %.2e; features rel-L2 %.2e",
@@ -90,7 +73,7 @@ static void check_golden(const char *name, const char *sfx, seer_device dev, see
         cr_expect_leq(e_f, 2e-2, "%s features rel-L2 %g", seer_dtype_name(dt), e_f);
     }
     for (int64_t i = 0; i < sl[0]; i++)
-        cr_expect_eq(argmax_row(got + i * sl[1], sl[1]), argmax_row(want_l + i * sl[1], sl[1]),
+        cr_expect_eq(golden_argmax(got + i * sl[1], sl[1]), golden_argmax(want_l + i * sl[1], sl[1]),
                      "halonet_%s %s: top-1 of image %lld differs", name, seer_dtype_name(dt),
                      (long long)i);
     free(got);
