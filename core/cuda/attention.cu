@@ -231,8 +231,8 @@ seer_status seer_cuda_attention(seer_tensor *o, const seer_tensor *q, const seer
             "exceed the kernel's grid",
             (long long)(B * H), (long long)Lq, (long long)Lk, (long long)D, (long long)Dv);
     // SEER_ATTN_MMA=0 keeps F16/BF16 on this kernel too (to time one against the other).
-    static const bool mma_off = getenv("SEER_ATTN_MMA") && !strcmp(getenv("SEER_ATTN_MMA"), "0");
-    if (!mma_off && seer_cuda_attention_mma_fits(o, q, k, v))
+    static const bool mma = seer_cu_switch_on("SEER_ATTN_MMA");
+    if (mma && seer_cuda_attention_mma_fits(o, q, k, v))
         return seer_cuda_attention_mma(o, q, k, v, bias, scale);
     attn_params p;
     p.lq = (int)Lq;

@@ -117,6 +117,14 @@ inline bool seer_cu_tf32(void) {
     return on;
 }
 
+// False when the environment sets `name` to "0": the switches that bring an older kernel back
+// so that a newer one can be timed against it (scripts/gpu-switches.sh). Callers keep the
+// answer in a static.
+inline bool seer_cu_switch_on(const char *name) {
+    const char *e = getenv(name);
+    return !e || strcmp(e, "0") != 0;
+}
+
 inline cudaStream_t seer_cu_stream(void) {
     return 0;
 }

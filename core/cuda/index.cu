@@ -416,16 +416,6 @@ __global__ void __launch_bounds__(kRadixThreads)
 
 // ---- topk / argmax -------------------------------------------------------------------------
 
-// Radix selection for mid-length rows unless SEER_TOPK_RADIX=0 (then the whole-row sort, to
-// time one against the other).
-static bool topk_radix_on(void) {
-    static const bool on = [] {
-        const char *e = getenv("SEER_TOPK_RADIX");
-        return !e || strcmp(e, "0") != 0;
-    }();
-    return on;
-}
-
 // x: [rows, n] -> values (or NULL), indices: [rows, k]; descending, ties by lower index,
 // NaN above every number (the CPU backend's order, as torch.topk).
 seer_status seer_cuda_topk(seer_tensor *values, seer_tensor *indices, const seer_tensor *x,
@@ -448,7 +438,9 @@ seer_status seer_cuda_topk(seer_tensor *values, seer_tensor *indices, const seer
         using T = typename decltype(tag)::type;
         const T *xp = (const T *)x->data;
         T *vp = values ? (T *)values->data : nullptr;
-        if (n > kRadixMin && n <= kRadixMax && topk_radix_on()) {
+        // Radix selection unless SEER_TOPK_RADIX=0 (then the whole-row sort, to time them).
+        static const bool radix = seer_cu_switch_on("SEER_TOPK_RADIX");
+        if (n > kRadixMin && n <= kRadixMax && radix) {
             int q = 1;
             while (q < k)
                 q <<= 1;

@@ -228,7 +228,7 @@ seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, con
         !seer_cu_fits_int(topk) || (rows + kWarps - 1) / kWarps > 0x7fffffffLL)
         return seer_fail(SEER_STATUS_UNSUPPORTED, "region_attention (cuda): sizes exceed the grid");
     const unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
-    const bool tiled = getenv("SEER_REGION_TILE") == NULL || strcmp(getenv("SEER_REGION_TILE"), "0");
+    static const bool tiled = seer_cu_switch_on("SEER_REGION_TILE");
     return seer_cu_dispatch_float(q->dtype, "region_attention", [&](auto tag) -> seer_status {
         using T = typename decltype(tag)::type;
         if (tiled) {
