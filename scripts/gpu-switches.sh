@@ -3,7 +3,8 @@
 # environment variable brings the old path back): the tensor-core attention (SEER_ATTN_MMA=0:
 # FMA kernel; seer_bench attn, DeiT-S blocks), the tiled region attention (SEER_REGION_TILE=0:
 # one warp per query; biformer_tiny), cuDNN algorithms timed on first use (SEER_CUDNN_FIND=0:
-# heuristics; halonet50ts) and the radix-select top-k (SEER_TOPK_RADIX=0: whole-row sort;
+# heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2) and the
+# radix-select top-k (SEER_TOPK_RADIX=0: whole-row sort;
 # Sparsifiner's key choice at 512). After `scripts/gpu-check.sh pack` here; on the
 # GPU machine with carry [".gpu"]:  bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
 set -uo pipefail
@@ -12,7 +13,7 @@ source scripts/gpu-check.sh unpack
 set +e
 out=${OUT:-/tmp}
 log=$out/switches.log
-python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models biformer_tiny,halonet50ts \
+python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models biformer_tiny,halonet50ts,van_b2 \
   --export-only 2>&1 | grep -v Warning || true
 {
   for on in 1 0; do
@@ -34,5 +35,13 @@ python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models b
     echo "== SEER_CUDNN_FIND=$on: halonet50ts bf16 batch 256 =="
     SEER_CUDNN_FIND=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/halonet50ts.safetensors \
       --device cuda --precision bf16 --batch 256 --size 256 --iters 5 2>&1
+  done
+  for on in 1 0; do
+    echo "== SEER_DW_KERNEL=$on: van_b2 bf16 batch 256 =="
+    SEER_DW_KERNEL=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/van_b2.safetensors \
+      --device cuda --precision bf16 --batch 256 --iters 5 2>&1
+    echo "== SEER_DW_KERNEL=$on: van_b2 f32 batch 64 =="
+    SEER_DW_KERNEL=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/van_b2.safetensors \
+      --device cuda --precision f32 --batch 64 --iters 5 2>&1
   done
 } 2>&1 | tee "$log"

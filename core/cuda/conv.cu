@@ -3,7 +3,8 @@
 // Three paths, tried in order:
 // - depthwise (groups == C_in == C_out): our direct kernels (a register-blocked one for the
 //   stride-1 3x3, 5x5 and dilated 7x7 the models use); cuDNN is slow on the large dilated
-//   depthwise kernels (VAN: 5x5, and 7x7 with dilation 3).
+//   depthwise kernels (VAN: 5x5, and 7x7 with dilation 3). SEER_DW_KERNEL=0 sends them to
+//   cuDNN instead, for scripts/gpu-switches.sh to time the two.
 // - cuDNN (when built with it): NHWC tensors, OHWI filter (cuDNN's NHWC filter layout), the
 //   algorithm picked once per shape and cached. Convolutions of at least 2^28 multiply-adds
 //   (batch work) time the candidates on their first call (cudnnFindConvolutionForwardAlgorithmEx,
@@ -452,7 +453,8 @@ seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_te
     if (rows == 0 || s.O == 0) return SEER_STATUS_OK;
     const float *bias = b ? (const float *)b->data : NULL;
 
-    if (s.groups == s.C && s.C == s.O) return conv_depthwise(y, x, w, bias, s);
+    static const bool dw_kernel = seer_cu_switch_on("SEER_DW_KERNEL");
+    if (s.groups == s.C && s.C == s.O && dw_kernel) return conv_depthwise(y, x, w, bias, s);
     if (s.C == 0 || s.kh == 0 || s.kw == 0) {
         // Empty sum over the window: only the bias.
         SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
