@@ -26,7 +26,10 @@
 # replaces its copy there: on 2026-12-03 a resuming call that carried .gpu wiped checkpoints kept
 # under .gpu/train and the jobs started over. A budget raised in a later command also resumes, but
 # the cosine schedule then jumps back to where the new budget puts it. Keep each command's
-# share under ~520 s so it ends inside the 10-minute limit. Weights (in tars of two, under the
+# share under ~520 s so it ends inside the 10-minute limit. TRAIN_ARGS_<JOB> adds arguments to
+# a job's script, e.g. TRAIN_ARGS_van="--init .data/van_cifar.safetensors --lr 3e-4": a new
+# schedule from weights trained before (carry the file), which is how a run goes on in a later
+# device session. Weights (in tars of two, under the
 # 16 MiB per-file limit) and logs are copied to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +56,9 @@ for job in "$@"; do
     enat) cmd=(tools/train/train_enat.py --tokenizer "$dir/vq_cifar.safetensors" --resnet "$resnet") ;;
     *) cmd=(tools/train/train_classifier.py --family "$name" ${stop:+--stop-at-s "$stop"}) ;;
   esac
+  extra_var=TRAIN_ARGS_$name
+  read -r -a extra <<< "${!extra_var:-}"
+  cmd+=("${extra[@]}")
   $py "${cmd[@]}" --budget-s "$budget" --out-dir "$dir" >> "$dir/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")

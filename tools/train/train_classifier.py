@@ -11,6 +11,9 @@ wall-clock budget (--budget-s: progress = training seconds / budget, so a run sh
 other jobs and still ends on time; the steps it made are recorded in the exported metadata).
 A checkpoint is written every --ckpt-every-s seconds and a run resumes from it; --stop-at-s
 ends a command early inside a longer --budget-s schedule (the next command resumes it).
+--init FILE starts from the weights of an exported seer file of the same family (a new schedule
+and a fresh optimizer: a warm restart; how a model trained in one device session goes on in the
+next, since checkpoints live only as long as the GPU machine).
 On CUDA the model runs through torch.compile (eager if compiling fails, or if the compiled
 gradient of the first batch, and of the first after a dense/sparse switch, is not eager
 PyTorch's: see compile_gradient_error). A step whose gradient is not finite is skipped and
@@ -57,6 +60,8 @@ def parse():
     ap.add_argument("--no-compile", action="store_true",
                     help="eager PyTorch (default on CUDA: torch.compile, eager if it fails)")
     ap.add_argument("--ckpt-every-s", type=float, default=60)
+    ap.add_argument("--init", default=None,
+                    help="start from the weights of this seer .safetensors (same family)")
     for k, v in HPARAMS["van"].items():  # every family has the same keys
         ap.add_argument(f"--{k}", type=type(v), default=None)
     a = ap.parse_args()
@@ -80,6 +85,23 @@ def evaluate(model, images, labels, amp):
         correct += (logits.argmax(1) == labels[i:i + 500]).sum().item()
     model.train()
     return correct / images.shape[0]
+
+
+def load_init(model, path):
+    """Load an exported seer file (F16 or F32; tools/torch_ref/export.py) into `model`: every
+    parameter and buffer must be there with its shape (BatchNorm's step counters excepted)."""
+    import seer_st
+    arrays, _ = seer_st.read_safetensors(path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in arrays and not k.endswith("num_batches_tracked")]
+    extra = [k for k in arrays if k not in own]
+    wrong = [k for k in arrays if k in own and tuple(arrays[k].shape) != tuple(own[k].shape)]
+    if missing or extra or wrong:
+        raise SystemExit(f"--init {path}: not this model's weights (missing {missing[:3]}, "
+                         f"unexpected {extra[:3]}, wrong shape {wrong[:3]})")
+    with torch.no_grad():
+        for k, a in arrays.items():
+            own[k].copy_(torch.from_numpy(a.astype("float32")))  # copy_ casts and moves
 
 
 def count_flops(model, dev):
@@ -193,6 +215,10 @@ def main():
     ckpt = os.path.join(a.out_dir, f"{a.family}.ckpt")
     step, epoch, trained_s, skipped = 0, 0, 0.0, 0
     gen = torch.Generator(device=dev).manual_seed(a.seed)
+    if a.init and not os.path.exists(ckpt):
+        load_init(model, a.init)
+        print(f"[{a.family}] weights from {a.init} (test top-1 "
+              f"{evaluate(model, test_x, test_y, amp=False):.4f} f32)", flush=True)
     if os.path.exists(ckpt):
         s = torch.load(ckpt, map_location=dev)
         model.load_state_dict(s["model"])
@@ -288,7 +314,7 @@ def main():
     meta["seer.trained"] = json.dumps({"family": a.family, "epochs": epoch, "steps": step,
                                        "seed": a.seed, "hparams": hp, "test_top1_f32": acc,
                                        "budget_s": a.budget_s, "trained_s": round(trained_s),
-                                       "skipped_steps": skipped,
+                                       "skipped_steps": skipped, "init": a.init,
                                        "params": n_params, "flops_per_image": flops,
                                        "script": "tools/train/train_classifier.py"})
     model.eval()
