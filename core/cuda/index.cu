@@ -574,6 +574,22 @@ seer_status seer_cuda_concat(seer_tensor *y, const seer_tensor *const *xs, int n
 
 // ---- index_select / gather / scatter -------------------------------------------------------
 
+// Runs one indexed kernel with the bad-index flag cleared before and checked after (an index
+// outside [0, n) of `dim` fails the op): launch(word, index) for x's element word and idx's type.
+template <typename Launch>
+static seer_status run_indexed(const char *op, const seer_tensor *x, const seer_tensor *idx,
+                               int dim, int64_t n, Launch launch) {
+    std::lock_guard<std::mutex> lock(bad_index_mutex());
+    SEER_TRY(bad_index_clear());
+    SEER_TRY(with_word(seer_dtype_size(x->dtype), op, [&](auto word) {
+        return with_index(idx, op, [&](auto ityp) -> seer_status {
+            launch(word, ityp);
+            return SEER_CU(seer_cu_launched());
+        });
+    }));
+    return bad_index_check(op, dim, n);
+}
+
 // x: [outer, n, inner] -> y: [outer, m, inner] with y[o, i] = x[o, idx[i]].
 seer_status seer_cuda_index_select(seer_tensor *y, const seer_tensor *x, int dim,
                                    const seer_tensor *idx) {
@@ -586,19 +602,13 @@ seer_status seer_cuda_index_select(seer_tensor *y, const seer_tensor *x, int dim
     for (int d = dim + 1; d < x->ndim; d++)
         inner *= x->shape[d];
     if (outer * m * inner == 0) return SEER_STATUS_OK;
-    std::lock_guard<std::mutex> lock(bad_index_mutex());
-    SEER_TRY(bad_index_clear());
-    SEER_TRY(with_word(seer_dtype_size(x->dtype), "index_select", [&](auto word) {
+    return run_indexed("index_select", x, idx, dim, n, [&](auto word, auto ityp) {
         using U = decltype(word);
-        return with_index(idx, "index_select", [&](auto ityp) -> seer_status {
-            using I = decltype(ityp);
-            index_select_kernel<U, I>
-                <<<seer_cu_blocks(outer * m * inner), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                    (U *)y->data, (const U *)x->data, (const I *)idx->data, outer, n, m, inner);
-            return SEER_CU(seer_cu_launched());
-        });
-    }));
-    return bad_index_check("index_select", dim, n);
+        using I = decltype(ityp);
+        index_select_kernel<U, I>
+            <<<seer_cu_blocks(outer * m * inner), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (U *)y->data, (const U *)x->data, (const I *)idx->data, outer, n, m, inner);
+    });
 }
 
 // Shared checks of gather and scatter: idx has `lim`'s ndim and sizes no larger outside dim.
@@ -631,18 +641,12 @@ seer_status seer_cuda_gather(seer_tensor *y, const seer_tensor *x, int dim,
         g.shape[d] = idx->shape[d];
         g.a[d] = x->stride[d]; // x may be strided
     }
-    std::lock_guard<std::mutex> lock(bad_index_mutex());
-    SEER_TRY(bad_index_clear());
-    SEER_TRY(with_word(seer_dtype_size(x->dtype), "gather", [&](auto word) {
+    return run_indexed("gather", x, idx, dim, g.n, [&](auto word, auto ityp) {
         using U = decltype(word);
-        return with_index(idx, "gather", [&](auto ityp) -> seer_status {
-            using I = decltype(ityp);
-            gather_kernel<U, I><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (U *)y->data, (const U *)x->data, (const I *)idx->data, g, total);
-            return SEER_CU(seer_cu_launched());
-        });
-    }));
-    return bad_index_check("gather", dim, g.n);
+        using I = decltype(ityp);
+        gather_kernel<U, I><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (U *)y->data, (const U *)x->data, (const I *)idx->data, g, total);
+    });
 }
 
 // y = x; then y[p with p[dim] = idx[p]] = src[p] for every position p of idx. Duplicate
@@ -672,18 +676,12 @@ seer_status seer_cuda_scatter(seer_tensor *y, const seer_tensor *x, int dim, con
         g.shape[d] = idx->shape[d];
         g.b[d] = src->stride[d]; // src may be strided
     }
-    std::lock_guard<std::mutex> lock(bad_index_mutex());
-    SEER_TRY(bad_index_clear());
-    SEER_TRY(with_word(seer_dtype_size(x->dtype), "scatter", [&](auto word) {
+    return run_indexed("scatter", x, idx, dim, g.n, [&](auto word, auto ityp) {
         using U = decltype(word);
-        return with_index(idx, "scatter", [&](auto ityp) -> seer_status {
-            using I = decltype(ityp);
-            scatter_kernel<U, I><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (U *)y->data, (const U *)src->data, (const I *)idx->data, g, total);
-            return SEER_CU(seer_cu_launched());
-        });
-    }));
-    return bad_index_check("scatter", dim, g.n);
+        using I = decltype(ityp);
+        scatter_kernel<U, I><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            (U *)y->data, (const U *)src->data, (const I *)idx->data, g, total);
+    });
 }
 
 // ---- pad2d ---------------------------------------------------------------------------------
