@@ -18,7 +18,7 @@
 #   scripts/gpu-train.sh volo:1000 sparsifiner:1000 van:1000
 # JOB is a classifier family of tools/train/families.py, `tokenizer` or `enat` (which needs
 # the tokenizer made before). Each job is one process with a wall-clock budget: its schedule
-# ends on time even when jobs share the GPU. STOP (classifiers) ends the command's part after
+# ends on time even when jobs share the GPU. STOP (classifiers and enat) ends the command's part after
 # that many training seconds of the BUDGET schedule, exporting what it has; a later command
 # with the same BUDGET and no STOP resumes it to the end of that one schedule. A checkpoint is
 # written every minute under /tmp/seer-train, kept only while the machine stays warm (30 s after
@@ -29,7 +29,9 @@
 # share under ~520 s so it ends inside the 10-minute limit. TRAIN_ARGS_<JOB> adds arguments to
 # a job's script, e.g. TRAIN_ARGS_van="--init .data/van_cifar.safetensors --lr 3e-4": a new
 # schedule from weights trained before (carry the file), which is how a run goes on in a later
-# device session. Weights (in tars of two, under the
+# device session; ENAT_TOKENIZER names the tokenizer of an enat job (default: the one a
+# tokenizer job made in this run), e.g. assets/models/vq_cifar.safetensors with
+# TRAIN_ARGS_enat="--init assets/models/enat_cifar.safetensors --steps 8". Weights (in tars of two, under the
 # 16 MiB per-file limit) and logs are copied to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +55,8 @@ for job in "$@"; do
   [[ $budget == *:* ]] && { stop=${budget#*:}; budget=${budget%%:*}; }
   case "$name" in
     tokenizer) cmd=(tools/train/train_tokenizer.py --resnet "$resnet") ;;
-    enat) cmd=(tools/train/train_enat.py --tokenizer "$dir/vq_cifar.safetensors" --resnet "$resnet") ;;
+    enat) cmd=(tools/train/train_enat.py --tokenizer "${ENAT_TOKENIZER:-$dir/vq_cifar.safetensors}"
+               --resnet "$resnet" ${stop:+--stop-at-s "$stop"}) ;;
     *) cmd=(tools/train/train_classifier.py --family "$name" ${stop:+--stop-at-s "$stop"}) ;;
   esac
   extra_var=TRAIN_ARGS_$name

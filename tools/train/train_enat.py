@@ -17,7 +17,9 @@ seer's sampler does at every step after the first). Labels are dropped once per 
 the model, so the previous step and the current one see the same label (the reference draws
 the drop inside the model for the current step only).
 Schedule: AdamW, warm-up + cosine over a wall-clock budget (or --max-steps), bf16 autocast on
-CUDA, EMA of the weights (exported). A resumable checkpoint every --ckpt-every-s.
+CUDA, EMA of the weights (exported). A resumable checkpoint every --ckpt-every-s; --stop-at-s
+ends a command inside a longer schedule (the next resumes it); --init FILE starts a new schedule
+from an exported file (a warm restart, for a later device session).
 Sampler defaults: after training, a small sweep of guidance and sampling temperature with
 seer's sampler (16 steps; 100 images per class, decoded by the tokenizer) scored by the
 pretrained ResNet-56: top-1 of the prompted class and the Frechet distance of its 64-dim
@@ -61,6 +63,11 @@ def parse():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--no-amp", action="store_true", help="train in float32")
     ap.add_argument("--ckpt-every-s", type=float, default=60)
+    ap.add_argument("--stop-at-s", type=float, default=None,
+                    help="stop (checkpoint and export) after this many training seconds of the "
+                         "--budget-s schedule; a later run with the same budget resumes it")
+    ap.add_argument("--init", default=None,
+                    help="start from the weights of this seer ENAT file (same config; a new schedule)")
     ap.add_argument("--f32", action="store_true", help="export F32 instead of F16")
     # model (defaults: tools/torch_ref/enat.py CIFAR)
     ap.add_argument("--hidden", type=int, default=enat.CIFAR["hidden"])
@@ -216,6 +223,14 @@ def main():
     ckpt = os.path.join(a.out_dir, "enat_cifar.ckpt")
     step, trained_s = 0, 0.0
     gen = torch.Generator(device=dev).manual_seed(a.seed)
+    if a.init and not os.path.exists(ckpt):
+        init, _ = enat.from_seer_file(a.init, device=dev)
+        try:
+            model.load_state_dict(init.state_dict())
+        except RuntimeError as e:
+            raise SystemExit(f"--init {a.init}: not this configuration's weights ({e})")
+        ema.load_state_dict(init.state_dict())
+        print(f"[enat] weights from {a.init}", flush=True)
     if os.path.exists(ckpt):
         s = torch.load(ckpt, map_location=dev)
         model.load_state_dict(s["model"])
@@ -237,7 +252,8 @@ def main():
     last_ckpt = last_log = mark = time.time()
     loss_sum, n_log, seen = 0.0, 0, 0
     N = tokens.shape[0]
-    while progress() < 1 and not (a.max_steps and step >= a.max_steps):
+    while progress() < 1 and not (a.max_steps and step >= a.max_steps) and \
+            not (a.stop_at_s and trained_s >= a.stop_at_s):
         idx = torch.randint(0, N, (a.batch,), device=dev, generator=gen)
         for g in opt.param_groups:
             g["lr"] = lr_at(progress(), a.lr, a.warmup)
