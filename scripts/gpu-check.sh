@@ -66,6 +66,8 @@ run() {
   "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | tee "$out/gpu-check-cuda.log" | grep -E "FAIL|Synthesis|SKIP" | tail -n 40  || true
   echo "== depthwise convolutions through cuDNN (SEER_DW_KERNEL=0) =="
   SEER_DW_KERNEL=0 "$SEER_BIN"/seer_tests --filter 'cuda_conv2d/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
+  echo "== Linears with the bias in a separate kernel (SEER_LT_BIAS=0) =="
+  SEER_LT_BIAS=0 "$SEER_BIN"/seer_tests --filter 'cuda_matmul/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
   echo "== whole suite =="
   "$SEER_BIN"/seer_tests --jobs 4 2>&1 | tee "$out/gpu-check-all.log" | grep -E "FAIL|Synthesis" | tail -n 20 || true
   echo "== model golden fixtures on CUDA (F32 and BF16) =="

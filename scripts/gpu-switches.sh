@@ -3,10 +3,11 @@
 # environment variable brings the old path back): the tensor-core attention (SEER_ATTN_MMA=0:
 # FMA kernel; seer_bench attn, DeiT-S blocks), the tiled region attention (SEER_REGION_TILE=0:
 # one warp per query; biformer_tiny), cuDNN algorithms timed on first use (SEER_CUDNN_FIND=0:
-# heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2) and the
-# radix-select top-k (SEER_TOPK_RADIX=0: whole-row sort;
-# Sparsifiner's key choice at 512). After `scripts/gpu-check.sh pack` here; on the
-# GPU machine with carry [".gpu"]:  bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
+# heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2), the
+# Linears' bias in cuBLASLt's epilogue (SEER_LT_BIAS=0: a separate kernel) and the radix-select
+# top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512). After
+# `scripts/gpu-check.sh pack` here; on the GPU machine with carry [".gpu"]:
+#   bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/gpu-check.sh unpack
@@ -43,5 +44,14 @@ python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models b
     echo "== SEER_DW_KERNEL=$on: van_b2 f32 batch 64 =="
     SEER_DW_KERNEL=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/van_b2.safetensors \
       --device cuda --precision f32 --batch 64 --iters 5 2>&1
+  done
+  for on in 1 0; do
+    echo "== SEER_LT_BIAS=$on: biformer_tiny and van_b2 bf16 batch 256, DeiT-S Linears =="
+    for m in biformer_tiny van_b2; do
+      SEER_LT_BIAS=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/$m.safetensors \
+        --device cuda --precision bf16 --batch 256 --iters 5 2>&1
+    done
+    SEER_LT_BIAS=$on "$SEER_BIN"/seer_bench attn --size 224 --batch 64 --iters 10 --device cuda \
+      --precision bf16 2>&1 | grep -E "Linears"
   done
 } 2>&1 | tee "$log"

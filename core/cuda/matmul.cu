@@ -109,7 +109,13 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
         // Empty sum: alpha * 0 + bias.
         SEER_TRY(SEER_CU(cudaMemset(out->data, 0, seer_tensor_nbytes(out))));
     } else if (Bb == 1 && Ba == B && !trans_a) {
-        // Shared weight: the batch folds into the rows, one large GEMM [B*M, K] x [K, N].
+        // Shared weight: the batch folds into the rows, one large GEMM [B*M, K] x [K, N]; with a
+        // bias (a Linear), cuBLASLt adds it in the GEMM's epilogue where it can (linear_lt.cu).
+        bool done = false;
+        if (bias)
+            SEER_TRY(seer_cu_linear_bias_lt(out->dtype, trans_b, B * M, N, K, alpha, a->data,
+                                            b->data, out->data, (const float *)bias->data, &done));
+        if (done) return SEER_STATUS_OK;
         SEER_TRY(seer_cu_gemm(out->dtype, false, trans_b, B * M, N, K, alpha, a->data, K, 0,
                               b->data, trans_b ? K : N, 0, 0.0f, out->data, N, 0, 1));
     } else {

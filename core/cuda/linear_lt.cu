@@ -1,0 +1,213 @@
+// CUDA backend: a Linear's GEMM with its bias added in cuBLASLt's epilogue.
+//
+// The plain path (matmul.cu) runs the GEMM and then a separate kernel that reads and writes the
+// whole output again to add the bias: for a transformer block that is a fifth of the bytes it
+// moves. Here the bias is added as the GEMM writes its tile (CUBLASLT_EPILOGUE_BIAS), as
+// PyTorch's addmm does. cuBLASLt takes a bias of the output's type only, so for BF16/F16 the F32
+// bias is rounded to that type first (PyTorch's autocast rounds it the same way); for F32 it is
+// used as it is and the sum is the plain path's, term for term. Any shape or alignment that
+// cuBLASLt turns down falls back to the plain path. SEER_LT_BIAS=0 turns this path off (for
+// scripts/gpu-switches.sh to time the two).
+//
+// Row-major out[rows, n] = alpha * a[rows, k] op(b) + bias is, column-major, the matrix
+// D[n, rows] = alpha * op(b)^T a^T + bias, with the bias along D's rows: cuBLASLt's convention.
+#include "core/cuda/cuda_common.cuh"
+
+#define LT_PLANS 128
+#define LT_WS_BYTES ((size_t)32 << 20)
+
+struct lt_key {
+    seer_dtype dt;
+    bool trans_b, tf32;
+    int64_t rows, n, k;
+    int align_a, align_b, align_d, align_bias;
+};
+
+struct lt_plan {
+    lt_key key;
+    bool usable; // false: cuBLASLt found no algorithm for it (the plain path runs)
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t ad, bd, dd;
+    cublasLtMatmulAlgo_t algo;
+    size_t ws_bytes;
+};
+
+static lt_plan lt_plans[LT_PLANS];
+static int lt_nplans, lt_next_evict;
+
+static bool same_key(const lt_key &x, const lt_key &y) {
+    return x.dt == y.dt && x.trans_b == y.trans_b && x.tf32 == y.tf32 && x.rows == y.rows &&
+           x.n == y.n && x.k == y.k && x.align_a == y.align_a && x.align_b == y.align_b &&
+           x.align_d == y.align_d && x.align_bias == y.align_bias;
+}
+
+// The largest power of two up to 256 that divides the address.
+static int alignment(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    int al = 1;
+    while (al < 256 && !(a & (uintptr_t)al))
+        al <<= 1;
+    return al;
+}
+
+static void lt_release(lt_plan *p) {
+    if (p->op) cublasLtMatmulDescDestroy(p->op);
+    if (p->ad) cublasLtMatrixLayoutDestroy(p->ad);
+    if (p->bd) cublasLtMatrixLayoutDestroy(p->bd);
+    if (p->dd) cublasLtMatrixLayoutDestroy(p->dd);
+    memset(p, 0, sizeof *p);
+}
+
+static seer_status lt_handle(cublasLtHandle_t *out) {
+    static std::mutex mu;
+    static cublasLtHandle_t h = nullptr;
+    std::lock_guard<std::mutex> lock(mu);
+    if (!h) SEER_TRY(SEER_CU(cublasLtCreate(&h)));
+    *out = h;
+    return SEER_STATUS_OK;
+}
+
+static cudaDataType_t lt_type(seer_dtype dt) {
+    return dt == SEER_F16 ? CUDA_R_16F : dt == SEER_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+// Descriptors and the heuristics' first algorithm for the key; `bias` is the pointer the
+// heuristics see (they read its alignment only).
+static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
+    const lt_key &s = p->key;
+    cudaDataType_t ty = lt_type(s.dt);
+    cublasComputeType_t compute = s.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    SEER_TRY(SEER_CU(cublasLtMatmulDescCreate(&p->op, compute, CUDA_R_32F)));
+    cublasOperation_t ta = s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta)));
+    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb)));
+    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi)));
+    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                                    sizeof bias)));
+    // A = b: [n, k] row-major (trans_b) is column-major [k, n]; [k, n] row-major is [n, k].
+    if (s.trans_b)
+        SEER_TRY(SEER_CU(cublasLtMatrixLayoutCreate(&p->ad, ty, s.k, s.n, s.k)));
+    else
+        SEER_TRY(SEER_CU(cublasLtMatrixLayoutCreate(&p->ad, ty, s.n, s.k, s.n)));
+    SEER_TRY(SEER_CU(cublasLtMatrixLayoutCreate(&p->bd, ty, s.k, s.rows, s.k))); // B = a
+    SEER_TRY(SEER_CU(cublasLtMatrixLayoutCreate(&p->dd, ty, s.n, s.rows, s.n))); // C = D = out
+
+    cublasLtMatmulPreference_t pref = nullptr;
+    SEER_TRY(SEER_CU(cublasLtMatmulPreferenceCreate(&pref)));
+    size_t ws = LT_WS_BYTES;
+    uint32_t al[3] = {(uint32_t)s.align_b, (uint32_t)s.align_a, (uint32_t)s.align_d};
+    seer_status st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
+            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0], sizeof al[0]));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
+            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1], sizeof al[1]));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
+            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof al[2]));
+    if (st == SEER_STATUS_OK)
+        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
+            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2], sizeof al[2]));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    if (st == SEER_STATUS_OK) {
+        cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(h, p->op, p->ad, p->bd, p->dd, p->dd,
+                                                           pref, 1, &res, &found);
+        if (hs != CUBLAS_STATUS_SUCCESS) found = 0; // e.g. NOT_SUPPORTED: the plain path
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+    SEER_TRY(st);
+    p->usable = found > 0;
+    if (p->usable) {
+        p->algo = res.algo;
+        p->ws_bytes = res.workspaceSize;
+    } else {
+        seer_log(SEER_LOG_DEBUG, "linear: no cuBLASLt bias epilogue for [%lld x %lld] x %lld %s",
+                 (long long)s.rows, (long long)s.k, (long long)s.n, seer_dtype_name(s.dt));
+    }
+    return SEER_STATUS_OK;
+}
+
+// The cached plan for the key (built on first use). Caller holds the scratch mutex.
+static seer_status lt_plan_get(cublasLtHandle_t h, const lt_key &key, const void *bias,
+                               lt_plan **out) {
+    for (int i = 0; i < lt_nplans; i++)
+        if (same_key(lt_plans[i].key, key)) {
+            *out = &lt_plans[i];
+            return SEER_STATUS_OK;
+        }
+    lt_plan *p;
+    if (lt_nplans < LT_PLANS) {
+        p = &lt_plans[lt_nplans++];
+    } else {
+        p = &lt_plans[lt_next_evict];
+        lt_next_evict = (lt_next_evict + 1) % LT_PLANS;
+        lt_release(p);
+    }
+    memset(p, 0, sizeof *p);
+    p->key = key;
+    seer_status st = lt_build(h, p, bias);
+    if (st != SEER_STATUS_OK) {
+        lt_release(p); // not cached: a hard failure is reported again next time
+        p->key.dt = SEER_DTYPE_COUNT;
+        return st;
+    }
+    *out = p;
+    return SEER_STATUS_OK;
+}
+
+template <typename T> __global__ void round_bias_kernel(T *y, const float *x, int64_t n) {
+    SEER_CU_FOR(i, n) y[i] = seer_cu_store<T>(x[i]);
+}
+
+seer_status seer_cu_linear_bias_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t n, int64_t k,
+                                   float alpha, const void *a, const void *b, void *out,
+                                   const float *bias, bool *done) {
+    static const bool on = seer_cu_switch_on("SEER_LT_BIAS");
+    *done = false;
+    if (!on || !bias || !seer_dtype_is_float(dt) || rows <= 0 || n <= 0 || k <= 0 ||
+        !seer_cu_fits_int(rows) || !seer_cu_fits_int(n) || !seer_cu_fits_int(k))
+        return SEER_STATUS_OK;
+    cublasLtHandle_t h;
+    SEER_TRY(lt_handle(&h));
+    std::lock_guard<std::mutex> lock(seer_cu_scratch_mutex());
+    // Scratch: the workspace, then (BF16/F16) the rounded bias at a 256-byte boundary.
+    const size_t bias_off = LT_WS_BYTES, es = seer_dtype_size(dt);
+    void *scratch = nullptr;
+    SEER_TRY(seer_cu_scratch(bias_off + (dt == SEER_F32 ? 0 : (size_t)n * es), &scratch));
+    const void *bias_dt = bias;
+    if (dt != SEER_F32) {
+        void *rounded = (char *)scratch + bias_off;
+        SEER_TRY(seer_cu_dispatch_float(dt, "linear bias", [&](auto tag) {
+            using T = typename decltype(tag)::type;
+            round_bias_kernel<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (T *)rounded, bias, n);
+            return SEER_CU(seer_cu_launched());
+        }));
+        bias_dt = rounded;
+    }
+    lt_key key;
+    memset(&key, 0, sizeof key);
+    key.dt = dt, key.trans_b = trans_b, key.tf32 = dt == SEER_F32 && seer_cu_tf32();
+    key.rows = rows, key.n = n, key.k = k;
+    key.align_a = alignment(a), key.align_b = alignment(b), key.align_d = alignment(out);
+    key.align_bias = alignment(bias_dt);
+    lt_plan *p;
+    SEER_TRY(lt_plan_get(h, key, bias_dt, &p));
+    if (!p->usable) return SEER_STATUS_OK;
+    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                    &bias_dt, sizeof bias_dt)));
+    const float zero = 0.0f;
+    cublasStatus_t s = cublasLtMatmul(h, p->op, &alpha, b, p->ad, a, p->bd, &zero, out, p->dd, out,
+                                      p->dd, &p->algo, scratch, p->ws_bytes, seer_cu_stream());
+    if (s == CUBLAS_STATUS_NOT_SUPPORTED) { // the plain path will run
+        p->usable = false;
+        return SEER_STATUS_OK;
+    }
+    SEER_TRY(SEER_CU(s));
+    *done = true;
+    return SEER_STATUS_OK;
+}
