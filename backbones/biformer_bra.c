@@ -109,14 +109,14 @@ static seer_tensor *heads_first(seer_ctx *c, const seer_tensor *x, int64_t m) {
 
 // Region-level routing: the indices [B, R, topk] of the regions whose region-mean key is most
 // similar to each region-mean query. q, k: [B, m, R, P, dq]. In F32 whatever the compute
-// dtype: a near tie decides which regions a query sees.
+// dtype: a near tie decides which regions a query sees (the means are taken of q and k as they
+// are, straight into F32).
 static seer_tensor *route(seer_ctx *c, const biformer_bra *a, seer_tensor *q, seer_tensor *k) {
     if (!q || !k) return NULL;
     int64_t B = q->shape[0], R = q->shape[2], qk = a->qk_dim;
     seer_tensor *r[2] = {q, k};
     for (int i = 0; i < 2; i++) {
-        if (r[i]->dtype != SEER_F32) r[i] = seer_to(c, r[i], SEER_F32);
-        r[i] = seer_reduce(c, r[i], 3, SEER_REDUCE_MEAN);       // [B, m, R, dq]
+        r[i] = seer_reduce_f32(c, r[i], 3, SEER_REDUCE_MEAN);   // [B, m, R, dq]
         r[i] = seer_permute_copy(c, r[i], (int[]){0, 2, 1, 3}); // [B, R, m, dq]
         r[i] = seer_reshape(c, r[i], 3, (int64_t[]){B, R, qk}); // [B, R, qk]
     }

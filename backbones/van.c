@@ -428,7 +428,7 @@ static seer_tensor *van_attention(seer_model *m, seer_ctx *c, const seer_tensor 
     while (s > 0 && (lka[s]->shape[1] < MIN_VIEW_SIDE || lka[s]->shape[2] < MIN_VIEW_SIDE))
         s--;
     seer_tensor *a = seer_unary(c, lka[s], SEER_UNARY_ABS, 0.0f, 0.0f);
-    return seer_to(c, seer_reduce(c, a, 3, SEER_REDUCE_MEAN), SEER_F32); // [B, h, w]
+    return seer_reduce_f32(c, a, 3, SEER_REDUCE_MEAN); // [B, h, w]
 }
 
 static bool van_attention_info(const seer_model *m, seer_attention_info *out) {

@@ -136,7 +136,7 @@ static seer_tensor *effective_probs(seer_ctx *c, const seer_tensor *q, const see
     seer_tensor *to_keys = seer_softmax(
         c, seer_matmul(c, agents, k, false, true, scale, NULL), 1.0f, b->agent_bias1); // [B,H,A,L]
     seer_tensor *p = seer_matmul(c, to_agents, to_keys, false, false, 1.0f, NULL);    // [B,H,L,L]
-    return seer_to(c, seer_reduce(c, p, 1, SEER_REDUCE_MEAN), SEER_F32);
+    return seer_reduce_f32(c, p, 1, SEER_REDUCE_MEAN);
 }
 
 seer_tensor *vit_agent_block_attention(seer_ctx *c, const vit *net, const vit_block *b,

@@ -19,7 +19,7 @@ seer_tensor *vit_head_mean_probs(seer_ctx *c, const seer_tensor *q, const seer_t
                                  const seer_tensor *bias, float scale) {
     seer_tensor *s = seer_matmul(c, q, k, false, true, scale, NULL); // [B, H, L, L]
     seer_tensor *p = seer_softmax(c, s, 1.0f, bias);
-    return seer_to(c, seer_reduce(c, p, 1, SEER_REDUCE_MEAN), SEER_F32); // [B, L, L]
+    return seer_reduce_f32(c, p, 1, SEER_REDUCE_MEAN); // [B, L, L]
 }
 
 bool vit_attention_info(const seer_model *m, seer_attention_info *out) {

@@ -158,6 +158,9 @@ seer_tensor *seer_log_softmax(seer_ctx *c, const seer_tensor *x, float scale);
 typedef enum seer_reduce_op { SEER_REDUCE_SUM = 0, SEER_REDUCE_MEAN, SEER_REDUCE_MAX } seer_reduce_op;
 // Reduce one dim (removed from the output shape).
 seer_tensor *seer_reduce(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op);
+// The same with an F32 result whatever x's float dtype: the reduction of x's values as they
+// are, never rounded to x's dtype (for BF16/F16 x, without an F32 copy of x first).
+seer_tensor *seer_reduce_f32(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op);
 // Top k over the last dim, descending; ties keep the lower index first. values: x's dtype,
 // indices: I64; both [..., k]. Either output pointer may be NULL.
 seer_status seer_topk(seer_ctx *c, const seer_tensor *x, int64_t k, seer_tensor **values,

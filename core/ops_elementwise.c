@@ -172,8 +172,9 @@ seer_tensor *seer_log_softmax(seer_ctx *c, const seer_tensor *x, float scale) {
 
 // ---- reduce --------------------------------------------------------------------------------
 
-seer_tensor *seer_reduce(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op) {
-    SEER_OP_BEGIN(c, "reduce", x);
+// seer_reduce with the result in `out` (x's dtype, or F32).
+static seer_tensor *reduce_impl(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op,
+                                seer_dtype out) {
     if ((int)op < 0 || op > SEER_REDUCE_MAX) {
         seer_ctx_fail(c, SEER_STATUS_ARG, "reduce: unknown op %d (expected 0..%d)", (int)op,
                       (int)SEER_REDUCE_MAX);
@@ -197,7 +198,17 @@ seer_tensor *seer_reduce(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce
     }
     const seer_tensor *xc = seer_op_contig(c, x);
     if (!xc) return NULL;
-    seer_tensor *y = seer_ctx_tensor(c, x->dtype, x->ndim - 1, shape);
+    seer_tensor *y = seer_ctx_tensor(c, out, x->ndim - 1, shape);
     if (!y) return NULL;
     return seer_op_finish(c, "reduce", seer_op_backend(c)->reduce(y, xc, dim, op), y);
+}
+
+seer_tensor *seer_reduce(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op) {
+    SEER_OP_BEGIN(c, "reduce", x);
+    return reduce_impl(c, x, dim, op, x->dtype);
+}
+
+seer_tensor *seer_reduce_f32(seer_ctx *c, const seer_tensor *x, int dim, seer_reduce_op op) {
+    SEER_OP_BEGIN(c, "reduce", x);
+    return reduce_impl(c, x, dim, op, SEER_F32);
 }

@@ -541,6 +541,37 @@ Test(cuda_softmax, log_softmax) {
     run_case("log_softmax masked row", op_log_softmax, &scale, c, NIN(c));
 }
 
+// seer_reduce_f32 of BF16/F16 x: F32 results equal to seer_reduce of x converted to F32 (both
+// sum the same values in double), over a middle dim (BiFormer's region means) and the last.
+Test(cuda_reduce, f32_result_of_half_inputs) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    seer_ctx *g = seer_ctx_new(SEER_DEVICE_CUDA);
+    seer_rng rng = seer_rng_new(44);
+    const int64_t shape[5] = {2, 3, 49, 64, 32}, n = 2 * 3 * 49 * 64 * 32;
+    float *h = malloc(sizeof(float) * (size_t)n), *a = malloc(sizeof(float) * (size_t)n),
+          *b = malloc(sizeof(float) * (size_t)n);
+    cr_assert(h && a && b);
+    for (int64_t i = 0; i < n; i++) h[i] = seer_rng_normal(&rng);
+    const seer_dtype dts[2] = {SEER_BF16, SEER_F16};
+    for (int di = 0; di < 2; di++)
+        for (int dim = 3; dim <= 4; dim++)
+            for (int op = 0; op <= SEER_REDUCE_MAX; op++) {
+                seer_tensor *x = seer_from_host(g, h, dts[di], 5, shape);
+                seer_tensor *y = seer_reduce_f32(g, x, dim, (seer_reduce_op)op);
+                seer_tensor *z = seer_reduce(g, seer_to(g, x, SEER_F32), dim, (seer_reduce_op)op);
+                cr_assert(y && z, "%s", seer_ctx_error(g));
+                cr_assert_eq(y->dtype, SEER_F32);
+                int64_t m = seer_tensor_numel(y);
+                cr_assert_eq(seer_to_host(g, y, a), SEER_STATUS_OK);
+                cr_assert_eq(seer_to_host(g, z, b), SEER_STATUS_OK);
+                cr_assert_eq(memcmp(a, b, sizeof(float) * (size_t)m), 0, "%s dim %d op %d",
+                             seer_dtype_name(dts[di]), dim, op);
+                seer_ctx_reset(g);
+            }
+    free(h), free(a), free(b);
+    seer_ctx_free(g);
+}
+
 Test(cuda_reduce, every_dim_and_op) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     static const char *names[] = {"sum", "mean", "max"};

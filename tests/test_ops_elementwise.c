@@ -607,3 +607,21 @@ Test(reduce, strided_input_and_errors) {
     free(x);
     seer_ctx_free(c);
 }
+
+// seer_reduce_f32 on the CPU (F32 only there) is seer_reduce: the same values, bit for bit.
+Test(reduce, f32_result_equals_reduce_on_f32) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_rng rng = seer_rng_new(43);
+    float *x = randn(&rng, 2 * 49 * 64 * 3, 1.0f), a[2 * 49 * 3], b[2 * 49 * 3];
+    seer_tensor *xt = seer_from_host(c, x, SEER_F32, 4, (int64_t[]){2, 49, 64, 3});
+    for (int op = 0; op <= SEER_REDUCE_MAX; op++) {
+        seer_tensor *y = seer_reduce_f32(c, xt, 2, (seer_reduce_op)op);
+        cr_assert_not_null(y, "%s", seer_ctx_error(c));
+        cr_assert_eq(y->dtype, SEER_F32);
+        cr_assert_eq(seer_to_host(c, y, a), SEER_STATUS_OK);
+        cr_assert_eq(seer_to_host(c, seer_reduce(c, xt, 2, (seer_reduce_op)op), b), SEER_STATUS_OK);
+        cr_assert_eq(memcmp(a, b, sizeof a), 0, "op %d", op);
+    }
+    free(x);
+    seer_ctx_free(c);
+}

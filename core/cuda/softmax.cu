@@ -131,9 +131,9 @@ __device__ __forceinline__ double reduce_warp(double v, bool is_max) {
     return v;
 }
 
-// inner == 1: one warp per contiguous row of n.
-template <typename T>
-__global__ void reduce_rows_kernel(T *y, const T *x, int64_t rows, int64_t n, seer_reduce_op op) {
+// inner == 1: one warp per contiguous row of n. Y: T, or float (seer_reduce_f32).
+template <typename T, typename Y>
+__global__ void reduce_rows_kernel(Y *y, const T *x, int64_t rows, int64_t n, seer_reduce_op op) {
     int64_t row = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
@@ -145,13 +145,13 @@ __global__ void reduce_rows_kernel(T *y, const T *x, int64_t rows, int64_t n, se
     acc = reduce_warp(acc, is_max);
     if (lane == 0) {
         if (op == SEER_REDUCE_MEAN) acc /= (double)n;
-        y[row] = seer_cu_store<T>((float)acc);
+        y[row] = seer_cu_store<Y>((float)acc);
     }
 }
 
 // inner > 1: one thread per output; neighbouring threads read neighbouring inner elements.
-template <typename T>
-__global__ void reduce_strided_kernel(T *y, const T *x, int64_t outer, int64_t n, int64_t inner,
+template <typename T, typename Y>
+__global__ void reduce_strided_kernel(Y *y, const T *x, int64_t outer, int64_t n, int64_t inner,
                                       seer_reduce_op op) {
     bool is_max = op == SEER_REDUCE_MAX;
     SEER_CU_FOR(i, outer * inner) {
@@ -161,7 +161,7 @@ __global__ void reduce_strided_kernel(T *y, const T *x, int64_t outer, int64_t n
         for (int64_t k = 0; k < n; k++)
             acc = reduce_combine(acc, seer_cu_f(xp[k * inner]), is_max);
         if (op == SEER_REDUCE_MEAN) acc /= (double)n;
-        y[i] = seer_cu_store<T>((float)acc);
+        y[i] = seer_cu_store<Y>((float)acc);
     }
 }
 
@@ -176,7 +176,7 @@ seer_status seer_cuda_reduce(seer_tensor *y, const seer_tensor *x, int dim, seer
                          seer_tensor_shape_str(y, by, sizeof by));
     if (op != SEER_REDUCE_SUM && op != SEER_REDUCE_MEAN && op != SEER_REDUCE_MAX)
         return seer_fail(SEER_STATUS_ARG, "reduce (cuda): unknown op %d", (int)op);
-    SEER_TRY(seer_cu_need_dtype("reduce", "y", y, x->dtype));
+    if (y->dtype != SEER_F32) SEER_TRY(seer_cu_need_dtype("reduce", "y", y, x->dtype));
     SEER_TRY(seer_cu_need_contig("reduce", "x", x));
     SEER_TRY(seer_cu_need_contig("reduce", "y", y));
     int64_t outer = 1, inner = 1, n = x->shape[dim];
@@ -189,20 +189,26 @@ seer_status seer_cuda_reduce(seer_tensor *y, const seer_tensor *x, int dim, seer
     if (n == 0 && op == SEER_REDUCE_MAX)
         return seer_fail(SEER_STATUS_SHAPE, "reduce (cuda): max over empty dim %d of x %s", dim,
                          seer_tensor_shape_str(x, bx, sizeof bx));
-    return seer_cu_dispatch_float(x->dtype, "reduce", [&](auto tag) {
-        using T = typename decltype(tag)::type;
+    // y in x's dtype, or F32 (seer_reduce_f32)
+    auto launch = [&](auto ttag, auto ytag) -> seer_status {
+        using T = decltype(ttag);
+        using Y = decltype(ytag);
         if (inner == 1) {
             int64_t blocks = (outer + 7) / 8;
             if (blocks > 0x7fffffff)
                 return seer_fail(SEER_STATUS_UNSUPPORTED, "reduce (cuda): %lld rows",
                                  (long long)outer);
-            reduce_rows_kernel<T><<<(unsigned)blocks, 256, 0, seer_cu_stream()>>>(
-                (T *)y->data, (const T *)x->data, outer, n, op);
+            reduce_rows_kernel<T, Y><<<(unsigned)blocks, 256, 0, seer_cu_stream()>>>(
+                (Y *)y->data, (const T *)x->data, outer, n, op);
         } else {
-            reduce_strided_kernel<T>
+            reduce_strided_kernel<T, Y>
                 <<<seer_cu_blocks(outer * inner), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                    (T *)y->data, (const T *)x->data, outer, n, inner, op);
+                    (Y *)y->data, (const T *)x->data, outer, n, inner, op);
         }
         return SEER_CU(seer_cu_launched());
+    };
+    return seer_cu_dispatch_float(x->dtype, "reduce", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        return y->dtype == x->dtype ? launch(T{}, T{}) : launch(T{}, 0.0f);
     });
 }
