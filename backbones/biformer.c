@@ -269,7 +269,7 @@ static seer_tensor *block_forward(seer_ctx *c, const block *b, seer_tensor *x,
     // x: [B, H, W, C]
     seer_conv2d_params dw = {
         .pad_h = POS_KERNEL / 2, .pad_w = POS_KERNEL / 2, .groups = (int)b->pos_w->shape[0]};
-    x = seer_add(c, x, seer_conv2d(c, x, b->pos_w, b->pos_b, &dw)); // conv position embedding
+    x = seer_conv2d_fused(c, x, b->pos_w, b->pos_b, &dw, x, false); // + conv position embedding
     seer_tensor *y = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, LN_EPS);
     y = b->routed ? biformer_bra_forward(c, &b->bra, y, view) : biformer_mhsa_forward(c, &b->mhsa, y);
     x = seer_add(c, x, y);

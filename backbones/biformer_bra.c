@@ -59,10 +59,11 @@ seer_status biformer_mhsa_load(seer_loader *l, seer_model *m, biformer_mhsa *a,
 
 // ---- layout helpers ------------------------------------------------------------------------
 
-static seer_tensor *depthwise(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
-                              const seer_tensor *b, int k) {
+// residual + depthwise_conv(x) (k x k, same size), the sum in the convolution's epilogue.
+static seer_tensor *add_depthwise(seer_ctx *c, const seer_tensor *residual, const seer_tensor *x,
+                                  const seer_tensor *w, const seer_tensor *b, int k) {
     seer_conv2d_params p = {.pad_h = k / 2, .pad_w = k / 2, .groups = (int)w->shape[0]};
-    return seer_conv2d(c, x, w, b, &p);
+    return seer_conv2d_fused(c, x, w, b, &p, residual, false);
 }
 
 // Map <-> regions: [B, S*h, S*w, C] <-> [B, S*S, h*w, C], region j * S + i holding rows
@@ -167,7 +168,7 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
 
     // LePE: depthwise conv over V as a full map.
     seer_tensor *v_map = from_regions(c, seer_narrow(c, qkv, 3, 2 * qk, C), S, h, w);
-    o = seer_add(c, o, depthwise(c, v_map, a->lepe_w, a->lepe_b, a->side_dwconv));
+    o = add_depthwise(c, o, v_map, a->lepe_w, a->lepe_b, a->side_dwconv);
     o = seer_linear(c, o, a->wo_w, a->wo_b); // [B, H, W, C]
     if (pad_b || pad_r) o = seer_narrow(c, seer_narrow(c, o, 1, 0, H_in), 2, 0, W_in);
     return o;
@@ -188,6 +189,6 @@ seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const se
     seer_tensor *o = seer_attention(c, q, k, v, NULL, a->scale);              // [B, m, L, d]
     o = seer_reshape(c, seer_permute_copy(c, o, perm), 4, (int64_t[]){B, H, W, C});
     // LePE here is over the attention's input x, not over V.
-    o = seer_add(c, o, depthwise(c, x, a->lepe_w, a->lepe_b, a->side_dwconv));
+    o = add_depthwise(c, o, x, a->lepe_w, a->lepe_b, a->side_dwconv);
     return seer_linear(c, o, a->proj_w, a->proj_b); // [B, H, W, C]
 }

@@ -317,6 +317,38 @@ Test(cuda_conv2d, general) {
     run_case("conv 3x3 32 -> 64", op_conv, &p3, c7, NIN(c7));
 }
 
+typedef struct fused_arg {
+    seer_conv2d_params p;
+    bool relu;
+} fused_arg;
+
+// in: x, w, bias (or absent), residual (or absent)
+static seer_tensor *op_conv_fused(seer_ctx *c, seer_tensor **in, const void *arg) {
+    const fused_arg *f = arg;
+    return seer_conv2d_fused(c, in[0], in[1], in[2], &f->p, in[3], f->relu);
+}
+
+// seer_conv2d_fused on CUDA: the depthwise kernels' epilogue (residual, ReLU) and the other
+// paths' add and ReLU after the convolution, against the CPU.
+Test(cuda_conv2d, fused_residual_relu) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    fused_arg lepe = {{.pad_h = 2, .pad_w = 2, .groups = 12}, false};   // BiFormer's LePE
+    fused_arg pos = {{.pad_h = 1, .pad_w = 1, .groups = 40}, true};     // strip kernel, ReLU
+    fused_arg dil = {{.pad_h = 9, .pad_w = 9, .dil_h = 3, .dil_w = 3, .groups = 5}, true};
+    fused_arg gen = {{.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 3}, true};
+    fused_arg full = {{.pad_h = 1, .pad_w = 1}, true};                  // cuDNN / im2col path
+    in_spec a[] = {IN(2, 21, 19, 12), IN(12, 5, 5, 1), PARAM(12), IN(2, 21, 19, 12)};
+    in_spec b[] = {IN(2, 7, 9, 40), IN(40, 3, 3, 1), ABSENT, IN(2, 7, 9, 40)};
+    in_spec d[] = {IN(1, 20, 17, 5), IN(5, 7, 7, 1), PARAM(5), ABSENT};
+    in_spec e[] = {IN(2, 9, 8, 3), IN(3, 3, 3, 1), PARAM(3), IN(2, 5, 4, 3)}; // generic kernel
+    in_spec f[] = {IN(2, 6, 7, 16), IN(24, 3, 3, 16), PARAM(24), IN(2, 6, 7, 24)};
+    run_case("fused depthwise 5x5 + residual", op_conv_fused, &lepe, a, NIN(a));
+    run_case("fused depthwise 3x3 + residual, relu", op_conv_fused, &pos, b, NIN(b));
+    run_case("fused depthwise 7x7 dilation 3, relu", op_conv_fused, &dil, d, NIN(d));
+    run_case("fused depthwise 3x3 stride 2 + residual, relu", op_conv_fused, &gen, e, NIN(e));
+    run_case("fused dense 3x3 + residual, relu", op_conv_fused, &full, f, NIN(f));
+}
+
 Test(cuda_conv2d, depthwise) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     // VAN's large-kernel attention: 5x5 pad 2, then 7x7 dilation 3 pad 9.

@@ -36,7 +36,7 @@ const seer_backend seer_cuda_backend = {
     /* fold */ seer_cuda_fold,
     /* attention */ seer_cuda_attention,
     /* attention_gather */ seer_cuda_attention_gather,
-    /* conv2d_fused */ NULL,  // seer_conv2d_fused composes conv2d, add and relu
+    /* conv2d_fused */ seer_cuda_conv2d_fused,
     /* outlook_fold */ seer_cuda_outlook_fold,
     /* halo_attention */ seer_cuda_halo_attention,
     /* region_attention */ seer_cuda_region_attention,

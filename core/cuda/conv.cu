@@ -35,8 +35,18 @@ struct conv_shape {
 // y[b, oy, ox, c] = sum_{i, j} x[b, oy*sh - ph + i*dh, ox*sw - pw + j*dw, c] * w[c, i, j]
 // x: [B, H, W, C], w: [C, kh, kw, 1], y: [B, Ho, Wo, C]; one thread per output, c fastest so
 // neighbouring threads read neighbouring channels.
+// Epilogue of the depthwise kernels (seer_conv2d_fused): + residual (y's layout, or NULL), then
+// ReLU if relu; in F32 before the one rounding to T.
 template <typename T>
-__global__ void depthwise_kernel(T *y, const T *x, const T *w, const float *bias, conv_shape s) {
+__device__ __forceinline__ T dw_epilogue(float acc, const T *res, int64_t i, bool relu) {
+    if (res) acc += seer_cu_f(res[i]);
+    if (relu) acc = acc < 0.0f ? 0.0f : acc; // NaN stays NaN, as the CPU's
+    return seer_cu_store<T>(acc);
+}
+
+template <typename T>
+__global__ void depthwise_kernel(T *y, const T *x, const T *w, const float *bias, conv_shape s,
+                                 const T *res, bool relu) {
     int64_t total = s.B * s.Ho * s.Wo * s.C;
     SEER_CU_FOR(i, total) {
         int64_t c = i % s.C, t = i / s.C;
@@ -56,7 +66,7 @@ __global__ void depthwise_kernel(T *y, const T *x, const T *w, const float *bias
             }
         }
         if (bias) acc += bias[c];
-        y[i] = seer_cu_store<T>(acc);
+        y[i] = dw_epilogue(acc, res, i, relu);
     }
 }
 
@@ -66,7 +76,7 @@ __global__ void depthwise_kernel(T *y, const T *x, const T *w, const float *bias
 // are read once and used KW times (the generic kernel above reads once per multiply-add).
 template <typename T, int KH, int KW, int DIL, int TX>
 __global__ void depthwise_strip_kernel(T *y, const T *x, const T *w, const float *bias,
-                                       conv_shape s) {
+                                       conv_shape s, const T *res, bool relu) {
     constexpr int XS = TX + (KW - 1) * DIL;
     const int64_t strips = (s.Wo + TX - 1) / TX;
     const int64_t total = s.B * s.Ho * strips * s.C;
@@ -98,45 +108,50 @@ __global__ void depthwise_strip_kernel(T *y, const T *x, const T *w, const float
                 for (int u = 0; u < TX; u++) acc[u] += xs[u + kj * DIL] * wr[ki * KW + kj];
         }
         const float bc = bias ? bias[c] : 0.0f;
-        T *yr = y + ((b * s.Ho + oy) * s.Wo + ox0) * s.C + c;
+        const int64_t y0 = ((b * s.Ho + oy) * s.Wo + ox0) * s.C + c;
 #pragma unroll
         for (int u = 0; u < TX; u++)
-            if (ox0 + u < s.Wo) yr[u * s.C] = seer_cu_store<T>(acc[u] + bc);
+            if (ox0 + u < s.Wo) y[y0 + u * s.C] = dw_epilogue(acc[u] + bc, res, y0 + u * s.C, relu);
     }
 }
 
 template <typename T, int KH, int KW, int DIL>
 static seer_status launch_depthwise_strip(T *y, const T *x, const T *w, const float *bias,
-                                          const conv_shape &s) {
+                                          const conv_shape &s, const T *res, bool relu) {
     // Narrow maps (VAN's and BiFormer's last stages are 7 wide) take shorter strips.
     const bool wide = s.Wo >= 16;
     const int tx = wide ? 8 : 4;
     const int64_t total = s.B * s.Ho * ((s.Wo + tx - 1) / tx) * s.C;
     if (wide)
         depthwise_strip_kernel<T, KH, KW, DIL, 8>
-            <<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(y, x, w, bias, s);
+            <<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(y, x, w, bias, s,
+                                                                             res, relu);
     else
         depthwise_strip_kernel<T, KH, KW, DIL, 4>
-            <<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(y, x, w, bias, s);
+            <<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(y, x, w, bias, s,
+                                                                             res, relu);
     return SEER_CU(seer_cu_launched());
 }
 
+// res: y's shape and dtype, contiguous, or NULL.
 static seer_status conv_depthwise(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
-                                  const float *bias, const conv_shape &s) {
+                                  const float *bias, const conv_shape &s,
+                                  const seer_tensor *res = nullptr, bool relu = false) {
     int64_t total = s.B * s.Ho * s.Wo * s.C;
     const bool unit = s.sh == 1 && s.sw == 1 && s.dh == s.dw;
     return seer_cu_dispatch_float(x->dtype, "conv2d", [&](auto tag) {
         using T = typename decltype(tag)::type;
         T *yp = (T *)y->data;
         const T *xp = (const T *)x->data, *wp = (const T *)w->data;
+        const T *rp = res ? (const T *)res->data : nullptr;
         if (unit && s.kh == 3 && s.kw == 3 && s.dh == 1)
-            return launch_depthwise_strip<T, 3, 3, 1>(yp, xp, wp, bias, s);
+            return launch_depthwise_strip<T, 3, 3, 1>(yp, xp, wp, bias, s, rp, relu);
         if (unit && s.kh == 5 && s.kw == 5 && s.dh == 1)
-            return launch_depthwise_strip<T, 5, 5, 1>(yp, xp, wp, bias, s);
+            return launch_depthwise_strip<T, 5, 5, 1>(yp, xp, wp, bias, s, rp, relu);
         if (unit && s.kh == 7 && s.kw == 7 && s.dh == 3)
-            return launch_depthwise_strip<T, 7, 7, 3>(yp, xp, wp, bias, s);
+            return launch_depthwise_strip<T, 7, 7, 3>(yp, xp, wp, bias, s, rp, relu);
         depthwise_kernel<T><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-            yp, xp, wp, bias, s);
+            yp, xp, wp, bias, s, rp, relu);
         return SEER_CU(seer_cu_launched());
     });
 }
@@ -411,8 +426,12 @@ static seer_status conv_cudnn(seer_tensor *y, const seer_tensor *x, const seer_t
 
 // ---- entry ---------------------------------------------------------------------------------
 
-seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
-                             const seer_tensor *b, const seer_conv2d_params *p) {
+// conv2d, and with res (y's shape and dtype, contiguous; or NULL) and relu the fused form:
+// the depthwise kernels add and clamp in their epilogue, other paths run the add and ReLU
+// kernels after the convolution.
+static seer_status conv_run(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                            const seer_tensor *b, const seer_conv2d_params *p,
+                            const seer_tensor *res, bool relu) {
     char bx[128], bw[128], by[128];
     if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4)
         return seer_fail(SEER_STATUS_SHAPE, "conv2d (cuda): expected 4-d x, w, y; got %s, %s, %s",
@@ -453,17 +472,40 @@ seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_te
     if (rows == 0 || s.O == 0) return SEER_STATUS_OK;
     const float *bias = b ? (const float *)b->data : NULL;
 
+    if (res) {
+        SEER_TRY(seer_cu_need_dtype("conv2d", "residual", res, x->dtype));
+        SEER_TRY(seer_cu_need_contig("conv2d", "residual", res));
+        if (!seer_tensor_same_shape(res, y))
+            return seer_fail(SEER_STATUS_SHAPE, "conv2d (cuda): residual %s, output %s",
+                             seer_tensor_shape_str(res, bx, sizeof bx),
+                             seer_tensor_shape_str(y, by, sizeof by));
+    }
     static const bool dw_kernel = seer_cu_switch_on("SEER_DW_KERNEL");
-    if (s.groups == s.C && s.C == s.O && dw_kernel) return conv_depthwise(y, x, w, bias, s);
+    if (s.groups == s.C && s.C == s.O && dw_kernel)
+        return conv_depthwise(y, x, w, bias, s, res, relu);
     if (s.C == 0 || s.kh == 0 || s.kw == 0) {
         // Empty sum over the window: only the bias.
         SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
-        return seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias);
-    }
-    bool done = false;
+    } else {
+        bool done = false;
 #ifdef SEER_CUDNN
-    SEER_TRY(conv_cudnn(y, x, w, s, &done));
+        SEER_TRY(conv_cudnn(y, x, w, s, &done));
 #endif
-    if (!done) SEER_TRY(conv_gemm(y, x, w, s));
-    return seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias);
+        if (!done) SEER_TRY(conv_gemm(y, x, w, s));
+    }
+    SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias));
+    if (res) SEER_TRY(seer_cuda_binary(y, y, res, SEER_BINARY_ADD));
+    if (relu) SEER_TRY(seer_cuda_unary(y, y, SEER_UNARY_RELU, 0.0f, 0.0f));
+    return SEER_STATUS_OK;
+}
+
+seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                             const seer_tensor *b, const seer_conv2d_params *p) {
+    return conv_run(y, x, w, b, p, nullptr, false);
+}
+
+seer_status seer_cuda_conv2d_fused(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                   const seer_tensor *b, const seer_conv2d_params *p,
+                                   const seer_tensor *residual, bool relu) {
+    return conv_run(y, x, w, b, p, residual, relu);
 }

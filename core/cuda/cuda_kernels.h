@@ -16,6 +16,9 @@ seer_status seer_cuda_copy(seer_tensor *out, const seer_tensor *x);
 seer_status seer_cuda_fill(seer_tensor *out, double value);
 seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_tensor *b, bool trans_a, bool trans_b, float alpha, const seer_tensor *bias);
 seer_status seer_cuda_conv2d(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, const seer_conv2d_params *p);
+seer_status seer_cuda_conv2d_fused(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                   const seer_tensor *b, const seer_conv2d_params *p,
+                                   const seer_tensor *residual, bool relu);
 seer_status seer_cuda_pool2d(seer_tensor *y, const seer_tensor *x, const seer_pool2d_params *p);
 seer_status seer_cuda_adaptive_avg_pool2d(seer_tensor *y, const seer_tensor *x);
 seer_status seer_cuda_layer_norm(seer_tensor *y, const seer_tensor *x, const seer_tensor *w, const seer_tensor *b, float eps);
