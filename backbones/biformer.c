@@ -271,11 +271,11 @@ static seer_tensor *block_forward(seer_ctx *c, const block *b, seer_tensor *x,
         .pad_h = POS_KERNEL / 2, .pad_w = POS_KERNEL / 2, .groups = (int)b->pos_w->shape[0]};
     x = seer_conv2d_fused(c, x, b->pos_w, b->pos_b, &dw, x, false); // + conv position embedding
     seer_tensor *y = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, LN_EPS);
-    y = b->routed ? biformer_bra_forward(c, &b->bra, y, view) : biformer_mhsa_forward(c, &b->mhsa, y);
-    x = seer_add(c, x, y);
+    x = b->routed ? biformer_bra_forward(c, &b->bra, y, x, view)
+                  : biformer_mhsa_forward(c, &b->mhsa, y, x); // x + attn(norm1(x))
     y = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, LN_EPS);
-    y = seer_linear(c, seer_gelu(c, seer_linear(c, y, b->fc1_w, b->fc1_b)), b->fc2_w, b->fc2_b);
-    return seer_add(c, x, y); // [B, H, W, C]
+    y = seer_gelu(c, seer_linear(c, y, b->fc1_w, b->fc1_b));
+    return seer_linear_add(c, y, b->fc2_w, b->fc2_b, x); // x + mlp(norm2(x)): [B, H, W, C]
 }
 
 // A routed stage without auto_pad needs its map divisible by n_win: say so with the input size.

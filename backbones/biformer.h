@@ -51,15 +51,18 @@ typedef struct biformer_view {
     seer_tensor *map;
 } biformer_view;
 
-// x: [B, H, W, C] -> [B, H, W, C]; view may be NULL (the plain forward pass).
+// residual + attention(x): x, residual [B, H, W, C] -> [B, H, W, C] (the block's residual sum
+// rides in the output Linear, seer_linear_add); view may be NULL (the plain forward pass).
 seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
-                                  biformer_view *view);
+                                  const seer_tensor *residual, biformer_view *view);
 // The view's map from the block's q, k [B, m, R, P, dq] and routing idx [B, R, topk] (S x S
 // regions of h x w pixels): computed on the host, uploaded as F32 [B, S h, S w].
 seer_tensor *biformer_view_map(seer_ctx *c, const biformer_bra *a, const seer_tensor *q,
                                const seer_tensor *k, const seer_tensor *idx, int64_t h,
                                int64_t w, float qx, float qy);
-seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x);
+// residual + full attention with LePE (the last stage), as biformer_bra_forward.
+seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x,
+                                   const seer_tensor *residual);
 
 #ifdef __cplusplus
 }

@@ -128,7 +128,7 @@ static seer_tensor *route(seer_ctx *c, const biformer_bra *a, seer_tensor *q, se
 }
 
 seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
-                                  biformer_view *view) {
+                                  const seer_tensor *residual, biformer_view *view) {
     if (!x) return NULL;
     const int64_t S = a->n_win, qk = a->qk_dim, C = a->dim, m = a->heads;
     const int64_t B = x->shape[0], H_in = x->shape[1], W_in = x->shape[2];
@@ -169,14 +169,15 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     // LePE: depthwise conv over V as a full map.
     seer_tensor *v_map = from_regions(c, seer_narrow(c, qkv, 3, 2 * qk, C), S, h, w);
     o = add_depthwise(c, o, v_map, a->lepe_w, a->lepe_b, a->side_dwconv);
-    o = seer_linear(c, o, a->wo_w, a->wo_b); // [B, H, W, C]
-    if (pad_b || pad_r) o = seer_narrow(c, seer_narrow(c, o, 1, 0, H_in), 2, 0, W_in);
-    return o;
+    if (!(pad_b || pad_r)) return seer_linear_add(c, o, a->wo_w, a->wo_b, residual);
+    o = seer_linear(c, o, a->wo_w, a->wo_b); // [B, H, W, C], cropped to the input
+    return seer_add(c, residual, seer_narrow(c, seer_narrow(c, o, 1, 0, H_in), 2, 0, W_in));
 }
 
 // ---- full attention with LePE (last stage) -------------------------------------------------
 
-seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x) {
+seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x,
+                                   const seer_tensor *residual) {
     if (!x) return NULL;
     const int64_t B = x->shape[0], H = x->shape[1], W = x->shape[2], C = a->dim, m = a->heads;
     const int64_t L = H * W, d = C / m;
@@ -190,5 +191,5 @@ seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const se
     o = seer_reshape(c, seer_permute_copy(c, o, perm), 4, (int64_t[]){B, H, W, C});
     // LePE here is over the attention's input x, not over V.
     o = add_depthwise(c, o, x, a->lepe_w, a->lepe_b, a->side_dwconv);
-    return seer_linear(c, o, a->proj_w, a->proj_b); // [B, H, W, C]
+    return seer_linear_add(c, o, a->proj_w, a->proj_b, residual); // [B, H, W, C]
 }

@@ -278,8 +278,8 @@ static seer_tensor *block_forward(seer_ctx *c, const vit *net, const vit_block *
     x = seer_add(c, x, residual_branch(c, net, a));
     h = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, eps);
     h = seer_gelu(c, seer_linear(c, h, b->fc1_w, b->fc1_b)); // [B, L, hidden]
-    h = seer_linear(c, h, b->fc2_w, b->fc2_b);
-    return seer_add(c, x, residual_branch(c, net, h));
+    if (net->skip_scale == 1.0f) return seer_linear_add(c, h, b->fc2_w, b->fc2_b, x);
+    return seer_add(c, x, residual_branch(c, net, seer_linear(c, h, b->fc2_w, b->fc2_b)));
 }
 
 // A [1, 1, C] token seen as [B, 1, C] (stride 0 over the batch).

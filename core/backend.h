@@ -110,6 +110,10 @@ typedef struct seer_backend {
     // seer_sample_inverse_cdf.
     seer_status (*sample_inverse_cdf)(seer_tensor *idx, const seer_tensor *probs,
                                       const seer_tensor *u);
+    // y = x w^T + b + r: x [rows, K], w [N, K], b F32 [N] or NULL, r and y [rows, N]; one float
+    // dtype, contiguous. NULL: seer_linear_add composes linear and add. See seer_linear_add.
+    seer_status (*linear_add)(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                              const seer_tensor *b, const seer_tensor *r);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

@@ -51,6 +51,10 @@ seer_tensor *seer_matmul(seer_ctx *c, const seer_tensor *a, const seer_tensor *b
 // PyTorch nn.Linear: x [..., in], w [out, in], b [out] or NULL -> [..., out].
 seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
                          const seer_tensor *b);
+// residual + seer_linear(x, w, b) (residual: the Linear's output shape and dtype), as a residual
+// block ends: on CUDA one GEMM with both sums in its epilogue; elsewhere linear, then add.
+seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                             const seer_tensor *b, const seer_tensor *residual);
 
 // ---- convolution and pooling (NHWC) --------------------------------------------------------
 typedef struct seer_conv2d_params {

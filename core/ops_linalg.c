@@ -131,6 +131,52 @@ seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w
     return y ? seer_reshape(c, y, 1, &w->shape[0]) : NULL;
 }
 
+seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                             const seer_tensor *b, const seer_tensor *residual) {
+    SEER_OP_BEGIN(c, "linear_add", x, w, residual);
+    const seer_backend *be = seer_op_backend(c);
+    if (!be->linear_add || x->ndim < 2) return seer_add(c, residual, seer_linear(c, x, w, b));
+    char sx[128], sw[128], sr[128];
+    const int64_t K = x->shape[x->ndim - 1];
+    if (!seer_op_check_float(c, "linear_add", x)) return NULL;
+    if (w->ndim != 2 || w->shape[1] != K || w->dtype != x->dtype) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "linear_add: weight must be [out, in] of x's dtype with in = x's last dim; "
+                      "x %s %s, weight%s%s %s %s",
+                      seer_dtype_name(x->dtype), seer_tensor_shape_str(x, sx, sizeof sx),
+                      w->name ? " " : "", w->name ? w->name : "", seer_dtype_name(w->dtype),
+                      seer_tensor_shape_str(w, sw, sizeof sw));
+        return NULL;
+    }
+    const int64_t N = w->shape[0];
+    if (!seer_op_check_param(c, "linear_add", "bias", b, N)) return NULL;
+    int64_t shape[SEER_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    shape[x->ndim - 1] = N;
+    bool same = residual->ndim == x->ndim && residual->dtype == x->dtype;
+    for (int d = 0; same && d < x->ndim; d++)
+        same = residual->shape[d] == shape[d];
+    if (!same) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "linear_add: residual is %s %s, expected the output's %s of x %s",
+                      seer_dtype_name(residual->dtype),
+                      seer_tensor_shape_str(residual, sr, sizeof sr), seer_dtype_name(x->dtype),
+                      seer_tensor_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    seer_tensor *y = seer_ctx_tensor(c, x->dtype, x->ndim, shape);
+    const int64_t rows = y ? seer_tensor_numel(y) / (N ? N : 1) : 0;
+    if (!y || rows == 0 || N == 0) return y;
+    if (!(x = seer_op_contig(c, x)) || !(w = seer_op_contig(c, w)) ||
+        !(residual = seer_op_contig(c, residual)))
+        return NULL;
+    seer_tensor x2 = seer_tensor_wrap(x->data, x->dtype, x->device, 2, (int64_t[]){rows, K});
+    seer_tensor y2 = seer_tensor_wrap(y->data, y->dtype, y->device, 2, (int64_t[]){rows, N});
+    seer_tensor r2 = seer_tensor_wrap(residual->data, residual->dtype, residual->device, 2,
+                                      (int64_t[]){rows, N});
+    return seer_op_finish(c, "linear_add", be->linear_add(&y2, &x2, w, b, &r2), y);
+}
+
 // ---- convolution ---------------------------------------------------------------------------
 
 // Validates x, w, b and p and returns y allocated (uninitialized), with x, w made contiguous

@@ -278,6 +278,23 @@ Test(cuda_matmul, shapes_transposes_broadcast) {
     run_case("matmul N = 1", op_matmul, &plain, c7, NIN(c7));
 }
 
+static seer_tensor *op_linear_add(seer_ctx *c, seer_tensor **in, const void *arg) {
+    (void)arg;
+    return seer_linear_add(c, in[0], in[1], in[2], in[3]);
+}
+
+// seer_linear_add on CUDA (cuBLASLt's epilogue with C = residual, or the copy + beta = 1
+// fallback) against the CPU's linear + add.
+Test(cuda_matmul, linear_add) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    in_spec a[] = {IN(2, 5, 31), IN(13, 31), PARAM(13), IN(2, 5, 13)};
+    in_spec b[] = {IN(4, 49, 64), IN(192, 64), ABSENT, IN(4, 49, 192)};     // no bias
+    in_spec d[] = {IN(2, 197, 384), IN(384, 384), PARAM(384), IN(2, 197, 384)}; // DeiT-S proj
+    run_case("linear_add", op_linear_add, NULL, a, NIN(a));
+    run_case("linear_add no bias", op_linear_add, NULL, b, NIN(b));
+    run_case("linear_add tensor-core sizes", op_linear_add, NULL, d, NIN(d));
+}
+
 Test(cuda_matmul, linear_and_views) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
     in_spec l1[] = {IN(2, 5, 31), IN(13, 31), PARAM(13)};

@@ -230,6 +230,30 @@ Test(matmul, linear) {
     seer_ctx_free(c);
 }
 
+// seer_linear_add is residual + linear (the CPU composes the two ops: the same bits).
+Test(matmul, linear_add) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_rng rng = seer_rng_new(18);
+    const int64_t in = 33, out = 17;
+    float *hx = rand_floats(&rng, 10 * in), *hw = rand_floats(&rng, out * in);
+    float *hb = rand_floats(&rng, out), *hr = rand_floats(&rng, 10 * out);
+    float *ref = malloc(10 * out * sizeof *ref);
+    seer_tensor *x = upload(c, hx, 3, (int64_t[]){2, 5, in}), *w = upload(c, hw, 2, (int64_t[]){out, in});
+    seer_tensor *b = upload(c, hb, 1, &out), *r = upload(c, hr, 3, (int64_t[]){2, 5, out});
+    naive_matmul(ref, hx, hw, 1, 1, 1, 10, out, in, false, true, 1.0f, hb);
+    for (int64_t i = 0; i < 10 * out; i++) ref[i] += hr[i];
+    expect_close(c, seer_linear_add(c, x, w, b, r), ref, 3, (int64_t[]){2, 5, out}, "linear_add");
+    float *got = malloc(10 * out * sizeof *got), *want = malloc(10 * out * sizeof *want);
+    cr_assert_eq(seer_to_host(c, seer_linear_add(c, x, w, NULL, r), got), SEER_STATUS_OK);
+    cr_assert_eq(seer_to_host(c, seer_add(c, r, seer_linear(c, x, w, NULL)), want), SEER_STATUS_OK);
+    cr_assert_eq(memcmp(got, want, 10 * out * sizeof *got), 0, "linear_add != add(r, linear)");
+    expect_fail(c, seer_linear_add(c, x, w, b, NULL), SEER_STATUS_ARG, "linear_add", "NULL");
+    x = upload(c, hx, 3, (int64_t[]){2, 5, in}), w = upload(c, hw, 2, (int64_t[]){out, in});
+    expect_fail(c, seer_linear_add(c, x, w, NULL, x), SEER_STATUS_SHAPE, "add", NULL);
+    free(hx), free(hw), free(hb), free(hr), free(ref), free(got), free(want);
+    seer_ctx_free(c);
+}
+
 Test(matmul, errors) {
     seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
     seer_rng rng = seer_rng_new(17);

@@ -41,4 +41,5 @@ const seer_backend seer_cuda_backend = {
     /* halo_attention */ seer_cuda_halo_attention,
     /* region_attention */ seer_cuda_region_attention,
     /* sample_inverse_cdf */ seer_cuda_sample_inverse_cdf,
+    /* linear_add */ seer_cuda_linear_add,
 };

@@ -376,12 +376,13 @@ inline seer_status seer_cu_scratch(size_t bytes, void **out) {
 
 // ---- helpers shared between families (defined in matmul.cu) --------------------------------
 
-// out[rows, n] = alpha * a[rows, k] op(b) + bias (b: [n, k] if trans_b, else [k, n]; bias: F32
-// [n]) with the bias in cuBLASLt's GEMM epilogue (defined in linear_lt.cu). *done is false when
-// this path does not take the call (switched off, refused shape or alignment): run the plain one.
-seer_status seer_cu_linear_bias_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t n, int64_t k,
-                                   float alpha, const void *a, const void *b, void *out,
-                                   const float *bias, bool *done);
+// out[rows, n] = alpha * a[rows, k] op(b) + res + bias (b: [n, k] if trans_b, else [k, n]; bias:
+// F32 [n] or NULL; res: [rows, n] of dt, or NULL; not both NULL) with the sums in cuBLASLt's GEMM
+// epilogue (defined in linear_lt.cu). *done is false when this path does not take the call
+// (switched off, refused shape or alignment): run the plain one.
+seer_status seer_cu_linear_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t n, int64_t k,
+                              float alpha, const void *a, const void *b, void *out,
+                              const float *bias, const void *res, bool *done);
 
 // Row-major batched GEMM on the stream: for each batch i,
 //   C_i[M, N] = alpha * op(A_i) @ op(B_i) + beta * C_i

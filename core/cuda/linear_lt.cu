@@ -1,4 +1,4 @@
-// CUDA backend: a Linear's GEMM with its bias added in cuBLASLt's epilogue.
+// CUDA backend: a Linear's GEMM with its bias (and a residual) added in cuBLASLt's epilogue.
 //
 // The plain path (matmul.cu) runs the GEMM and then a separate kernel that reads and writes the
 // whole output again to add the bias: for a transformer block that is a fifth of the bytes it
@@ -7,10 +7,12 @@
 // bias is rounded to that type first (PyTorch's autocast rounds it the same way); for F32 it is
 // used as it is and the sum is the plain path's, term for term. Any shape or alignment that
 // cuBLASLt turns down falls back to the plain path. SEER_LT_BIAS=0 turns this path off (for
-// scripts/gpu-switches.sh to time the two).
+// scripts/gpu-switches.sh to time the two). seer_linear_add's residual r comes in as cuBLASLt's
+// C with beta = 1 (D = alpha A B + C + bias): the block's residual sum without a pass of its own.
 //
-// Row-major out[rows, n] = alpha * a[rows, k] op(b) + bias is, column-major, the matrix
-// D[n, rows] = alpha * op(b)^T a^T + bias, with the bias along D's rows: cuBLASLt's convention.
+// Row-major out[rows, n] = alpha * a[rows, k] op(b) + r + bias is, column-major, the matrix
+// D[n, rows] = alpha * op(b)^T a^T + C + bias, with the bias along D's rows: cuBLASLt's
+// convention.
 #include "core/cuda/cuda_common.cuh"
 
 #define LT_PLANS 128
@@ -18,16 +20,16 @@
 
 struct lt_key {
     seer_dtype dt;
-    bool trans_b, tf32;
+    bool trans_b, tf32, has_bias, has_res;
     int64_t rows, n, k;
-    int align_a, align_b, align_d, align_bias;
+    int align_a, align_b, align_c, align_d, align_bias;
 };
 
 struct lt_plan {
     lt_key key;
     bool usable; // false: cuBLASLt found no algorithm for it (the plain path runs)
     cublasLtMatmulDesc_t op;
-    cublasLtMatrixLayout_t ad, bd, dd;
+    cublasLtMatrixLayout_t ad, bd, dd; // C has D's layout
     cublasLtMatmulAlgo_t algo;
     size_t ws_bytes;
 };
@@ -36,9 +38,10 @@ static lt_plan lt_plans[LT_PLANS];
 static int lt_nplans, lt_next_evict;
 
 static bool same_key(const lt_key &x, const lt_key &y) {
-    return x.dt == y.dt && x.trans_b == y.trans_b && x.tf32 == y.tf32 && x.rows == y.rows &&
-           x.n == y.n && x.k == y.k && x.align_a == y.align_a && x.align_b == y.align_b &&
-           x.align_d == y.align_d && x.align_bias == y.align_bias;
+    return x.dt == y.dt && x.trans_b == y.trans_b && x.tf32 == y.tf32 &&
+           x.has_bias == y.has_bias && x.has_res == y.has_res && x.rows == y.rows && x.n == y.n &&
+           x.k == y.k && x.align_a == y.align_a && x.align_b == y.align_b &&
+           x.align_c == y.align_c && x.align_d == y.align_d && x.align_bias == y.align_bias;
 }
 
 // The largest power of two up to 256 that divides the address.
@@ -79,12 +82,13 @@ static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
     cublasComputeType_t compute = s.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     SEER_TRY(SEER_CU(cublasLtMatmulDescCreate(&p->op, compute, CUDA_R_32F)));
     cublasOperation_t ta = s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
-    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    cublasLtEpilogue_t epi = s.has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta)));
     SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb)));
     SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi)));
-    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                                    sizeof bias)));
+    if (s.has_bias)
+        SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                        &bias, sizeof bias)));
     // A = b: [n, k] row-major (trans_b) is column-major [k, n]; [k, n] row-major is [n, k].
     if (s.trans_b)
         SEER_TRY(SEER_CU(cublasLtMatrixLayoutCreate(&p->ad, ty, s.k, s.n, s.k)));
@@ -96,7 +100,8 @@ static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
     cublasLtMatmulPreference_t pref = nullptr;
     SEER_TRY(SEER_CU(cublasLtMatmulPreferenceCreate(&pref)));
     size_t ws = LT_WS_BYTES;
-    uint32_t al[3] = {(uint32_t)s.align_b, (uint32_t)s.align_a, (uint32_t)s.align_d};
+    uint32_t al[4] = {(uint32_t)s.align_b, (uint32_t)s.align_a, (uint32_t)s.align_c,
+                      (uint32_t)s.align_d};
     seer_status st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     if (st == SEER_STATUS_OK)
@@ -110,7 +115,7 @@ static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
             pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof al[2]));
     if (st == SEER_STATUS_OK)
         st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
-            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2], sizeof al[2]));
+            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[3], sizeof al[3]));
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     if (st == SEER_STATUS_OK) {
@@ -125,7 +130,7 @@ static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
         p->algo = res.algo;
         p->ws_bytes = res.workspaceSize;
     } else {
-        seer_log(SEER_LOG_DEBUG, "linear: no cuBLASLt bias epilogue for [%lld x %lld] x %lld %s",
+        seer_log(SEER_LOG_DEBUG, "linear: no cuBLASLt epilogue for [%lld x %lld] x %lld %s",
                  (long long)s.rows, (long long)s.k, (long long)s.n, seer_dtype_name(s.dt));
     }
     return SEER_STATUS_OK;
@@ -163,12 +168,12 @@ template <typename T> __global__ void round_bias_kernel(T *y, const float *x, in
     SEER_CU_FOR(i, n) y[i] = seer_cu_store<T>(x[i]);
 }
 
-seer_status seer_cu_linear_bias_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t n, int64_t k,
-                                   float alpha, const void *a, const void *b, void *out,
-                                   const float *bias, bool *done) {
+seer_status seer_cu_linear_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t n, int64_t k,
+                              float alpha, const void *a, const void *b, void *out,
+                              const float *bias, const void *res, bool *done) {
     static const bool on = seer_cu_switch_on("SEER_LT_BIAS");
     *done = false;
-    if (!on || !bias || !seer_dtype_is_float(dt) || rows <= 0 || n <= 0 || k <= 0 ||
+    if (!on || (!bias && !res) || !seer_dtype_is_float(dt) || rows <= 0 || n <= 0 || k <= 0 ||
         !seer_cu_fits_int(rows) || !seer_cu_fits_int(n) || !seer_cu_fits_int(k))
         return SEER_STATUS_OK;
     cublasLtHandle_t h;
@@ -177,9 +182,9 @@ seer_status seer_cu_linear_bias_lt(seer_dtype dt, bool trans_b, int64_t rows, in
     // Scratch: the workspace, then (BF16/F16) the rounded bias at a 256-byte boundary.
     const size_t bias_off = LT_WS_BYTES, es = seer_dtype_size(dt);
     void *scratch = nullptr;
-    SEER_TRY(seer_cu_scratch(bias_off + (dt == SEER_F32 ? 0 : (size_t)n * es), &scratch));
+    SEER_TRY(seer_cu_scratch(bias_off + (dt == SEER_F32 || !bias ? 0 : (size_t)n * es), &scratch));
     const void *bias_dt = bias;
-    if (dt != SEER_F32) {
+    if (bias && dt != SEER_F32) {
         void *rounded = (char *)scratch + bias_off;
         SEER_TRY(seer_cu_dispatch_float(dt, "linear bias", [&](auto tag) {
             using T = typename decltype(tag)::type;
@@ -191,17 +196,20 @@ seer_status seer_cu_linear_bias_lt(seer_dtype dt, bool trans_b, int64_t rows, in
     }
     lt_key key;
     memset(&key, 0, sizeof key);
+    const void *c = res ? res : out;
     key.dt = dt, key.trans_b = trans_b, key.tf32 = dt == SEER_F32 && seer_cu_tf32();
+    key.has_bias = bias != nullptr, key.has_res = res != nullptr;
     key.rows = rows, key.n = n, key.k = k;
-    key.align_a = alignment(a), key.align_b = alignment(b), key.align_d = alignment(out);
-    key.align_bias = alignment(bias_dt);
+    key.align_a = alignment(a), key.align_b = alignment(b), key.align_c = alignment(c);
+    key.align_d = alignment(out), key.align_bias = bias ? alignment(bias_dt) : 0;
     lt_plan *p;
     SEER_TRY(lt_plan_get(h, key, bias_dt, &p));
     if (!p->usable) return SEER_STATUS_OK;
-    SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                    &bias_dt, sizeof bias_dt)));
-    const float zero = 0.0f;
-    cublasStatus_t s = cublasLtMatmul(h, p->op, &alpha, b, p->ad, a, p->bd, &zero, out, p->dd, out,
+    if (bias)
+        SEER_TRY(SEER_CU(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                        &bias_dt, sizeof bias_dt)));
+    const float beta = res ? 1.0f : 0.0f;
+    cublasStatus_t s = cublasLtMatmul(h, p->op, &alpha, b, p->ad, a, p->bd, &beta, c, p->dd, out,
                                       p->dd, &p->algo, scratch, p->ws_bytes, seer_cu_stream());
     if (s == CUBLAS_STATUS_NOT_SUPPORTED) { // the plain path will run
         p->usable = false;

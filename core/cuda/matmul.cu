@@ -113,8 +113,8 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
         // bias (a Linear), cuBLASLt adds it in the GEMM's epilogue where it can (linear_lt.cu).
         bool done = false;
         if (bias)
-            SEER_TRY(seer_cu_linear_bias_lt(out->dtype, trans_b, B * M, N, K, alpha, a->data,
-                                            b->data, out->data, (const float *)bias->data, &done));
+            SEER_TRY(seer_cu_linear_lt(out->dtype, trans_b, B * M, N, K, alpha, a->data, b->data,
+                                       out->data, (const float *)bias->data, nullptr, &done));
         if (done) return SEER_STATUS_OK;
         SEER_TRY(seer_cu_gemm(out->dtype, false, trans_b, B * M, N, K, alpha, a->data, K, 0,
                               b->data, trans_b ? K : N, 0, 0.0f, out->data, N, 0, 1));
@@ -125,4 +125,45 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
     }
     return seer_cu_add_bias(out->data, out->dtype, B * M, N,
                             bias ? (const float *)bias->data : NULL);
+}
+
+// y[rows, N] = x[rows, K] w^T + b + r (seer_linear_add): one GEMM with both sums in its
+// epilogue where cuBLASLt takes it; else r copied into y, a GEMM accumulating onto it
+// (beta = 1), then the bias kernel.
+seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                 const seer_tensor *b, const seer_tensor *r) {
+    char bx[128], bw[128], by[128];
+    if (x->ndim != 2 || w->ndim != 2 || y->ndim != 2 || !seer_tensor_same_shape(r, y) ||
+        w->shape[1] != x->shape[1] || y->shape[0] != x->shape[0] || y->shape[1] != w->shape[0])
+        return seer_fail(SEER_STATUS_SHAPE, "linear_add (cuda): x %s, w %s, y %s do not fit",
+                         seer_tensor_shape_str(x, bx, sizeof bx),
+                         seer_tensor_shape_str(w, bw, sizeof bw),
+                         seer_tensor_shape_str(y, by, sizeof by));
+    SEER_TRY(seer_cu_need_dtype("linear_add", "w", w, x->dtype));
+    SEER_TRY(seer_cu_need_dtype("linear_add", "y", y, x->dtype));
+    SEER_TRY(seer_cu_need_dtype("linear_add", "residual", r, x->dtype));
+    SEER_TRY(seer_cu_need_dtype("linear_add", "bias", b, SEER_F32));
+    SEER_TRY(seer_cu_need_contig("linear_add", "x", x));
+    SEER_TRY(seer_cu_need_contig("linear_add", "w", w));
+    SEER_TRY(seer_cu_need_contig("linear_add", "y", y));
+    SEER_TRY(seer_cu_need_contig("linear_add", "residual", r));
+    SEER_TRY(seer_cu_need_contig("linear_add", "bias", b));
+    const int64_t rows = x->shape[0], K = x->shape[1], N = w->shape[0];
+    if (b && (b->ndim != 1 || b->shape[0] != N))
+        return seer_fail(SEER_STATUS_SHAPE, "linear_add (cuda): bias %s, expected [%lld] f32",
+                         seer_tensor_shape_str(b, bw, sizeof bw), (long long)N);
+    if (rows == 0 || N == 0) return SEER_STATUS_OK;
+    const float *bias = b ? (const float *)b->data : nullptr;
+    bool done = false;
+    if (K > 0)
+        SEER_TRY(seer_cu_linear_lt(x->dtype, true, rows, N, K, 1.0f, x->data, w->data, y->data,
+                                   bias, r->data, &done));
+    if (done) return SEER_STATUS_OK;
+    if (y->data != r->data)
+        SEER_TRY(SEER_CU(cudaMemcpyAsync(y->data, r->data, seer_tensor_nbytes(y),
+                                         cudaMemcpyDeviceToDevice, seer_cu_stream())));
+    if (K > 0)
+        SEER_TRY(seer_cu_gemm(x->dtype, false, true, rows, N, K, 1.0f, x->data, K, 0, w->data, K,
+                              0, 1.0f, y->data, N, 0, 1));
+    return seer_cu_add_bias(y->data, y->dtype, rows, N, bias);
 }
