@@ -356,13 +356,13 @@ static seer_tensor *block_fwd(seer_ctx *c, seer_tensor *x, const van_block *b, c
     attn = depthwise(c, attn, b->spatial_w, b->spatial_b, dw7_dil3);            // 7x7, dilation 3
     attn = seer_linear(c, attn, b->conv1_w, b->conv1_b);                        // 1x1
     if (lka_out) *lka_out = attn;
-    seer_tensor *a = seer_linear(c, seer_mul(c, u, attn), b->proj_2_w, b->proj_2_b); // ls1 * proj_2
-    x = seer_add(c, seer_batch_norm(c, x, s->zeros, s->ones, b->res_scale, b->res_bias, 0.0f), a);
+    seer_tensor *r = seer_batch_norm(c, x, s->zeros, s->ones, b->res_scale, b->res_bias, 0.0f);
+    x = seer_linear_add(c, seer_mul(c, u, attn), b->proj_2_w, b->proj_2_b, r); // + ls1 * proj_2
 
     // MLP: x + ls2 * fc2(GELU(dwconv(fc1(norm2(x)))))
     seer_tensor *h = seer_linear(c, x, b->fc1_w, b->fc1_b); // [B, H, W, hidden], norm2 folded
     h = seer_gelu(c, depthwise(c, h, b->dw_w, b->dw_b, dw3));
-    return seer_add(c, x, seer_linear(c, h, b->fc2_w, b->fc2_b)); // ls2 * fc2
+    return seer_linear_add(c, h, b->fc2_w, b->fc2_b, x); // x + ls2 * fc2
 }
 
 // x: [B, H, W, C_in] -> [B, ceil(H / stride), ceil(W / stride), C]; lka_out (may be NULL): the

@@ -404,8 +404,10 @@ static seer_tensor *ln(seer_ctx *c, const seer_tensor *x, const norm *p) {
     return seer_layer_norm(c, x, p->w, p->b, LN_EPS);
 }
 
-static seer_tensor *mlp(seer_ctx *c, const seer_tensor *x, const linear *fc1, const linear *fc2) {
-    return lin(c, seer_gelu(c, lin(c, x, fc1)), fc2);
+// residual + fc2(GELU(fc1(x))), the sum in fc2 (seer_linear_add).
+static seer_tensor *add_mlp(seer_ctx *c, const seer_tensor *residual, const seer_tensor *x,
+                            const linear *fc1, const linear *fc2) {
+    return seer_linear_add(c, seer_gelu(c, lin(c, x, fc1)), fc2->w, fc2->b, residual);
 }
 
 static seer_tensor *conv_fwd(seer_ctx *c, const seer_tensor *x, const conv *cv) {
@@ -538,7 +540,7 @@ static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_
         const outlooker *b = &v->outlookers[i];
         const seer_arena_mark mark = seer_ctx_mark(c);
         h = seer_add(c, h, outlook_attention(c, v, b, ln(c, h, &b->norm1)));
-        h = seer_add(c, h, mlp(c, ln(c, h, &b->norm2), &b->fc1, &b->fc2));
+        h = add_mlp(c, h, ln(c, h, &b->norm2), &b->fc1, &b->fc2);
         h = seer_ctx_keep(c, mark, h); // the block's intermediates freed
     }
     if (stop_after_stage0) return h;
@@ -563,7 +565,7 @@ static seer_tensor *forward_tokens(const seer_model *m, seer_ctx *c, const seer_
             const seer_arena_mark mark = seer_ctx_mark(c);
             seer_tensor **rec = last ? last_attn : NULL;
             h = seer_add(c, h, self_attention(c, b, ln(c, h, &b->norm1), cfg->num_heads[s], rec));
-            h = seer_add(c, h, mlp(c, ln(c, h, &b->norm2), &b->fc1, &b->fc2));
+            h = add_mlp(c, h, ln(c, h, &b->norm2), &b->fc1, &b->fc2);
             if (!rec) h = seer_ctx_keep(c, mark, h); // the block's intermediates freed
         }
     }
@@ -588,7 +590,7 @@ static seer_tensor *forward_cls(const volo *v, seer_ctx *c, seer_tensor *t, seer
             seer_tensor *cls = seer_narrow(c, t, 1, 0, 1); // only the class token changes
             seer_tensor **rec = i == cfg->post_layers - 1 ? cls_attn : NULL;
             cls = seer_add(c, cls, class_attention(c, b, ln(c, t, &b->norm1), heads, rec));
-            cls = seer_add(c, cls, mlp(c, ln(c, cls, &b->norm2), &b->fc1, &b->fc2));
+            cls = add_mlp(c, cls, ln(c, cls, &b->norm2), &b->fc1, &b->fc2);
             const seer_tensor *next[2] = {cls, seer_narrow(c, t, 1, 1, N)};
             if (!cls || !next[1]) return NULL;
             t = seer_concat(c, next, 2, 1);
