@@ -14,7 +14,7 @@ source scripts/gpu-check.sh unpack
 set +e
 out=${OUT:-/tmp}
 log=$out/switches.log
-python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models biformer_tiny,halonet50ts,van_b2 \
+python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models biformer_tiny,halonet50ts,van_b2,volo_d1_224 \
   --export-only 2>&1 | grep -v Warning || true
 {
   for on in 1 0; do
@@ -46,8 +46,8 @@ python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models b
       --device cuda --precision f32 --batch 64 --iters 5 2>&1
   done
   for on in 1 0; do
-    echo "== SEER_LT_BIAS=$on: biformer_tiny and van_b2 bf16 batch 256, DeiT-S Linears =="
-    for m in biformer_tiny van_b2; do
+    echo "== SEER_LT_BIAS=$on: biformer_tiny, van_b2, volo_d1_224 bf16 batch 256, DeiT-S Linears =="
+    for m in biformer_tiny van_b2 volo_d1_224; do
       SEER_LT_BIAS=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/$m.safetensors \
         --device cuda --precision bf16 --batch 256 --iters 5 2>&1
     done
