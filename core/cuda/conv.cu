@@ -241,8 +241,7 @@ struct conv_plan {
 };
 
 #define CONV_PLANS 128
-static conv_plan conv_plans[CONV_PLANS];
-static int conv_nplans, conv_next_evict;
+static seer_cu_plan_cache<conv_plan, CONV_PLANS> conv_plans;
 
 static void plan_release(conv_plan *p) {
     if (p->xd) cudnnDestroyTensorDescriptor(p->xd);
@@ -371,22 +370,11 @@ static bool same_shape(const conv_shape &a, const conv_shape &b) {
 static seer_status plan_get(cudnnHandle_t h, const conv_shape &s, seer_dtype dt, const void *x,
                             const void *w, void *y, conv_plan **out) {
     bool tf32 = seer_cu_tf32();
-    for (int i = 0; i < conv_nplans; i++) {
-        conv_plan *p = &conv_plans[i];
-        if (p->dtype == dt && p->tf32 == tf32 && same_shape(p->shape, s)) {
-            *out = p;
-            return SEER_STATUS_OK;
-        }
-    }
-    conv_plan *p;
-    if (conv_nplans < CONV_PLANS) {
-        p = &conv_plans[conv_nplans++];
-    } else {
-        p = &conv_plans[conv_next_evict];
-        conv_next_evict = (conv_next_evict + 1) % CONV_PLANS;
-        plan_release(p);
-    }
-    memset(p, 0, sizeof *p);
+    *out = conv_plans.find([&](const conv_plan &p) {
+        return p.dtype == dt && p.tf32 == tf32 && same_shape(p.shape, s);
+    });
+    if (*out) return SEER_STATUS_OK;
+    conv_plan *p = conv_plans.take(plan_release);
     p->shape = s;
     p->dtype = dt;
     p->tf32 = tf32;

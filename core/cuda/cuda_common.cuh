@@ -374,6 +374,32 @@ inline seer_status seer_cu_scratch(size_t bytes, void **out) {
     return SEER_STATUS_OK;
 }
 
+// A fixed table of N cached plans (cuDNN convolutions, cuBLASLt matmuls), built on first use
+// and evicted round-robin when full. Callers hold the scratch mutex.
+template <typename Plan, int N> struct seer_cu_plan_cache {
+    Plan plans[N];
+    int n = 0, next_evict = 0;
+    // The first cached plan for which same(plan) holds, or NULL.
+    template <typename Same> Plan *find(Same same) {
+        for (int i = 0; i < n; i++)
+            if (same(plans[i])) return &plans[i];
+        return nullptr;
+    }
+    // A zeroed slot for a new plan; a full table releases (release(plan)) its oldest first.
+    template <typename Release> Plan *take(Release release) {
+        Plan *p;
+        if (n < N) {
+            p = &plans[n++];
+        } else {
+            p = &plans[next_evict];
+            next_evict = (next_evict + 1) % N;
+            release(p);
+        }
+        memset((void *)p, 0, sizeof *p);
+        return p;
+    }
+};
+
 // ---- helpers shared between families (defined in matmul.cu) --------------------------------
 
 // out[rows, n] = alpha * a[rows, k] op(b) + res + bias (b: [n, k] if trans_b, else [k, n]; bias:

@@ -34,8 +34,7 @@ struct lt_plan {
     size_t ws_bytes;
 };
 
-static lt_plan lt_plans[LT_PLANS];
-static int lt_nplans, lt_next_evict;
+static seer_cu_plan_cache<lt_plan, LT_PLANS> lt_plans;
 
 static bool same_key(const lt_key &x, const lt_key &y) {
     return x.dt == y.dt && x.trans_b == y.trans_b && x.tf32 == y.tf32 &&
@@ -139,20 +138,9 @@ static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
 // The cached plan for the key (built on first use). Caller holds the scratch mutex.
 static seer_status lt_plan_get(cublasLtHandle_t h, const lt_key &key, const void *bias,
                                lt_plan **out) {
-    for (int i = 0; i < lt_nplans; i++)
-        if (same_key(lt_plans[i].key, key)) {
-            *out = &lt_plans[i];
-            return SEER_STATUS_OK;
-        }
-    lt_plan *p;
-    if (lt_nplans < LT_PLANS) {
-        p = &lt_plans[lt_nplans++];
-    } else {
-        p = &lt_plans[lt_next_evict];
-        lt_next_evict = (lt_next_evict + 1) % LT_PLANS;
-        lt_release(p);
-    }
-    memset(p, 0, sizeof *p);
+    *out = lt_plans.find([&](const lt_plan &p) { return same_key(p.key, key); });
+    if (*out) return SEER_STATUS_OK;
+    lt_plan *p = lt_plans.take(lt_release);
     p->key = key;
     seer_status st = lt_build(h, p, bias);
     if (st != SEER_STATUS_OK) {
