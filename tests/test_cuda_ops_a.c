@@ -290,9 +290,14 @@ Test(cuda_matmul, linear_add) {
     in_spec a[] = {IN(2, 5, 31), IN(13, 31), PARAM(13), IN(2, 5, 13)};
     in_spec b[] = {IN(4, 49, 64), IN(192, 64), ABSENT, IN(4, 49, 192)};     // no bias
     in_spec d[] = {IN(2, 197, 384), IN(384, 384), PARAM(384), IN(2, 197, 384)}; // DeiT-S proj
+    // at least 2^20 outputs: cuBLASLt's epilogue (smaller ones take the plain path)
+    in_spec e[] = {IN(8, 400, 64), IN(384, 64), PARAM(384), IN(8, 400, 384)};
+    in_spec f[] = {IN(3, 1000, 40), IN(360, 40), ABSENT, IN(3, 1000, 360)};
     run_case("linear_add", op_linear_add, NULL, a, NIN(a));
     run_case("linear_add no bias", op_linear_add, NULL, b, NIN(b));
     run_case("linear_add tensor-core sizes", op_linear_add, NULL, d, NIN(d));
+    run_case("linear_add cuBLASLt", op_linear_add, NULL, e, NIN(e));
+    run_case("linear_add cuBLASLt no bias", op_linear_add, NULL, f, NIN(f));
 }
 
 Test(cuda_matmul, linear_and_views) {
@@ -300,7 +305,11 @@ Test(cuda_matmul, linear_and_views) {
     in_spec l1[] = {IN(2, 5, 31), IN(13, 31), PARAM(13)};
     in_spec l2[] = {IN(31), IN(13, 31), ABSENT};
     in_spec v1[] = {IN(3, 6, 10), IN(3, 11, 10)};
+    in_spec l3[] = {IN(4, 1024, 64), IN(256, 64), PARAM(256)}; // 2^20 outputs: cuBLASLt's bias
+    in_spec l4[] = {IN(2, 2049, 72), IN(264, 72), PARAM(264)};  // odd rows
     run_case("linear", op_linear, NULL, l1, NIN(l1));
+    run_case("linear, bias in cuBLASLt's epilogue", op_linear, NULL, l3, NIN(l3));
+    run_case("linear, bias in cuBLASLt's epilogue, odd rows", op_linear, NULL, l4, NIN(l4));
     run_case("linear 1-d", op_linear, NULL, l2, NIN(l2));
     run_case("matmul transposed view", op_matmul_tview, NULL, v1, NIN(v1));
 }

@@ -17,6 +17,9 @@
 
 #define LT_PLANS 128
 #define LT_WS_BYTES ((size_t)32 << 20)
+// Outputs below this many elements take the plain path: there the separate bias pass costs
+// little, while the BF16 bias rounding is one more small launch per Linear (batch-1 latency).
+#define LT_MIN_OUTPUTS ((int64_t)1 << 20)
 
 struct lt_key {
     seer_dtype dt;
@@ -162,7 +165,8 @@ seer_status seer_cu_linear_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t
     static const bool on = seer_cu_switch_on("SEER_LT_BIAS");
     *done = false;
     if (!on || (!bias && !res) || !seer_dtype_is_float(dt) || rows <= 0 || n <= 0 || k <= 0 ||
-        !seer_cu_fits_int(rows) || !seer_cu_fits_int(n) || !seer_cu_fits_int(k))
+        rows * n < LT_MIN_OUTPUTS || !seer_cu_fits_int(rows) || !seer_cu_fits_int(n) ||
+        !seer_cu_fits_int(k))
         return SEER_STATUS_OK;
     cublasLtHandle_t h;
     SEER_TRY(lt_handle(&h));
