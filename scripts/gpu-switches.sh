@@ -4,7 +4,8 @@
 # FMA kernel; seer_bench attn, DeiT-S blocks), the tiled region attention (SEER_REGION_TILE=0:
 # one warp per query; biformer_tiny), cuDNN algorithms timed on first use (SEER_CUDNN_FIND=0:
 # heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2), the
-# Linears' bias in cuBLASLt's epilogue (SEER_LT_BIAS=0: a separate kernel) and the radix-select
+# fused epilogues (SEER_CUDA_FUSED=1: a Linear's bias and residual in cuBLASLt's epilogue, the
+# residual in the depthwise kernels; off by default until verified) and the radix-select
 # top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512). After
 # `scripts/gpu-check.sh pack` here; on the GPU machine with carry [".gpu"]:
 #   bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
@@ -46,12 +47,12 @@ python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models b
       --device cuda --precision f32 --batch 64 --iters 5 2>&1
   done
   for on in 1 0; do
-    echo "== SEER_LT_BIAS=$on: biformer_tiny, van_b2, volo_d1_224 bf16 batch 256, DeiT-S Linears =="
+    echo "== SEER_CUDA_FUSED=$on: biformer_tiny, van_b2, volo_d1_224 bf16 batch 256, DeiT-S Linears =="
     for m in biformer_tiny van_b2 volo_d1_224; do
-      SEER_LT_BIAS=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/$m.safetensors \
+      SEER_CUDA_FUSED=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/$m.safetensors \
         --device cuda --precision bf16 --batch 256 --iters 5 2>&1
     done
-    SEER_LT_BIAS=$on "$SEER_BIN"/seer_bench attn --size 224 --batch 64 --iters 10 --device cuda \
+    SEER_CUDA_FUSED=$on "$SEER_BIN"/seer_bench attn --size 224 --batch 64 --iters 10 --device cuda \
       --precision bf16 2>&1 | grep -E "Linears"
   done
 } 2>&1 | tee "$log"

@@ -415,8 +415,8 @@ static seer_status conv_cudnn(seer_tensor *y, const seer_tensor *x, const seer_t
 // ---- entry ---------------------------------------------------------------------------------
 
 // conv2d, and with res (y's shape and dtype, contiguous; or NULL) and relu the fused form:
-// the depthwise kernels add and clamp in their epilogue, other paths run the add and ReLU
-// kernels after the convolution.
+// the depthwise kernels add and clamp in their epilogue (with SEER_CUDA_FUSED=1), other paths
+// run the add and ReLU kernels after the convolution.
 static seer_status conv_run(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                             const seer_tensor *b, const seer_conv2d_params *p,
                             const seer_tensor *res, bool relu) {
@@ -469,19 +469,21 @@ static seer_status conv_run(seer_tensor *y, const seer_tensor *x, const seer_ten
                              seer_tensor_shape_str(y, by, sizeof by));
     }
     static const bool dw_kernel = seer_cu_switch_on("SEER_DW_KERNEL");
-    if (s.groups == s.C && s.C == s.O && dw_kernel)
-        return conv_depthwise(y, x, w, bias, s, res, relu);
-    if (s.C == 0 || s.kh == 0 || s.kw == 0) {
+    if (s.groups == s.C && s.C == s.O && dw_kernel) {
+        if (seer_cu_fused_on()) return conv_depthwise(y, x, w, bias, s, res, relu);
+        SEER_TRY(conv_depthwise(y, x, w, bias, s));
+    } else if (s.C == 0 || s.kh == 0 || s.kw == 0) {
         // Empty sum over the window: only the bias.
         SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
+        SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias));
     } else {
         bool done = false;
 #ifdef SEER_CUDNN
         SEER_TRY(conv_cudnn(y, x, w, s, &done));
 #endif
         if (!done) SEER_TRY(conv_gemm(y, x, w, s));
+        SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias));
     }
-    SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, s.O, bias));
     if (res) SEER_TRY(seer_cuda_binary(y, y, res, SEER_BINARY_ADD));
     if (relu) SEER_TRY(seer_cuda_unary(y, y, SEER_UNARY_RELU, 0.0f, 0.0f));
     return SEER_STATUS_OK;

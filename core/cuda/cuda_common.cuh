@@ -125,6 +125,18 @@ inline bool seer_cu_switch_on(const char *name) {
     return !e || strcmp(e, "0") != 0;
 }
 
+// The fused epilogues written after the last GPU run (a Linear's bias and residual in
+// cuBLASLt's epilogue, the residual and ReLU in the depthwise kernels): off unless
+// SEER_CUDA_FUSED=1 until they have passed the CUDA tests on a GPU. Off, the same ops run as
+// the separate kernels they replace, in the same order. Read once.
+inline bool seer_cu_fused_on(void) {
+    static const bool on = [] {
+        const char *e = getenv("SEER_CUDA_FUSED");
+        return e && strcmp(e, "1") == 0;
+    }();
+    return on;
+}
+
 inline cudaStream_t seer_cu_stream(void) {
     return 0;
 }

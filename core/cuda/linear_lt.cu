@@ -6,9 +6,10 @@
 // PyTorch's addmm does. cuBLASLt takes a bias of the output's type only, so for BF16/F16 the F32
 // bias is rounded to that type first (PyTorch's autocast rounds it the same way); for F32 it is
 // used as it is and the sum is the plain path's, term for term. Any shape or alignment that
-// cuBLASLt turns down falls back to the plain path. SEER_LT_BIAS=0 turns this path off (for
-// scripts/gpu-switches.sh to time the two). seer_linear_add's residual r comes in as cuBLASLt's
-// C with beta = 1 (D = alpha A B + C + bias): the block's residual sum without a pass of its own.
+// cuBLASLt turns down falls back to the plain path. The path runs only with SEER_CUDA_FUSED=1
+// (seer_cu_fused_on) until it has passed its tests on a GPU; scripts/gpu-switches.sh times the
+// two. seer_linear_add's residual r comes in as cuBLASLt's C with beta = 1
+// (D = alpha A B + C + bias): the block's residual sum without a pass of its own.
 //
 // Row-major out[rows, n] = alpha * a[rows, k] op(b) + r + bias is, column-major, the matrix
 // D[n, rows] = alpha * op(b)^T a^T + C + bias, with the bias along D's rows: cuBLASLt's
@@ -162,9 +163,8 @@ template <typename T> __global__ void round_bias_kernel(T *y, const float *x, in
 seer_status seer_cu_linear_lt(seer_dtype dt, bool trans_b, int64_t rows, int64_t n, int64_t k,
                               float alpha, const void *a, const void *b, void *out,
                               const float *bias, const void *res, bool *done) {
-    static const bool on = seer_cu_switch_on("SEER_LT_BIAS");
     *done = false;
-    if (!on || (!bias && !res) || !seer_dtype_is_float(dt) || rows <= 0 || n <= 0 || k <= 0 ||
+    if (!seer_cu_fused_on() || (!bias && !res) || !seer_dtype_is_float(dt) || rows <= 0 || n <= 0 || k <= 0 ||
         rows * n < LT_MIN_OUTPUTS || !seer_cu_fits_int(rows) || !seer_cu_fits_int(n) ||
         !seer_cu_fits_int(k))
         return SEER_STATUS_OK;

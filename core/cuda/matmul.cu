@@ -127,9 +127,9 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
                             bias ? (const float *)bias->data : NULL);
 }
 
-// y[rows, N] = x[rows, K] w^T + b + r (seer_linear_add): one GEMM with both sums in its
-// epilogue where cuBLASLt takes it; else r copied into y, a GEMM accumulating onto it
-// (beta = 1), then the bias kernel.
+// y[rows, N] = x[rows, K] w^T + b + r (seer_linear_add). With SEER_CUDA_FUSED=1: one GEMM with
+// both sums in its epilogue where cuBLASLt takes it, else r copied into y, a GEMM accumulating
+// onto it (beta = 1), then the bias kernel. Otherwise linear's kernels, then add's.
 seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                  const seer_tensor *b, const seer_tensor *r) {
     char bx[128], bw[128], by[128];
@@ -159,6 +159,15 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
         SEER_TRY(seer_cu_linear_lt(x->dtype, true, rows, N, K, 1.0f, x->data, w->data, y->data,
                                    bias, r->data, &done));
     if (done) return SEER_STATUS_OK;
+    if (!seer_cu_fused_on()) { // the kernels of linear, then add
+        if (K > 0)
+            SEER_TRY(seer_cu_gemm(x->dtype, false, true, rows, N, K, 1.0f, x->data, K, 0, w->data,
+                                  K, 0, 0.0f, y->data, N, 0, 1));
+        else
+            SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
+        SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, N, bias));
+        return seer_cuda_binary(y, r, y, SEER_BINARY_ADD);
+    }
     if (y->data != r->data)
         SEER_TRY(SEER_CU(cudaMemcpyAsync(y->data, r->data, seer_tensor_nbytes(y),
                                          cudaMemcpyDeviceToDevice, seer_cu_stream())));
