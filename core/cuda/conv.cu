@@ -32,9 +32,6 @@ struct conv_shape {
 
 // ---- depthwise -----------------------------------------------------------------------------
 
-// y[b, oy, ox, c] = sum_{i, j} x[b, oy*sh - ph + i*dh, ox*sw - pw + j*dw, c] * w[c, i, j]
-// x: [B, H, W, C], w: [C, kh, kw, 1], y: [B, Ho, Wo, C]; one thread per output, c fastest so
-// neighbouring threads read neighbouring channels.
 // Epilogue of the depthwise kernels (seer_conv2d_fused): + residual (y's layout, or NULL), then
 // ReLU if relu; in F32 before the one rounding to T.
 template <typename T>
@@ -44,6 +41,9 @@ __device__ __forceinline__ T dw_epilogue(float acc, const T *res, int64_t i, boo
     return seer_cu_store<T>(acc);
 }
 
+// y[b, oy, ox, c] = sum_{i, j} x[b, oy*sh - ph + i*dh, ox*sw - pw + j*dw, c] * w[c, i, j]
+// x: [B, H, W, C], w: [C, kh, kw, 1], y: [B, Ho, Wo, C]; one thread per output, c fastest so
+// neighbouring threads read neighbouring channels.
 template <typename T>
 __global__ void depthwise_kernel(T *y, const T *x, const T *w, const float *bias, conv_shape s,
                                  const T *res, bool relu) {
