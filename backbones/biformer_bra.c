@@ -93,9 +93,10 @@ static seer_tensor *from_regions(seer_ctx *c, const seer_tensor *x, int64_t S, i
     return seer_reshape(c, m, 4, (int64_t[]){B, S * h, S * w, C});
 }
 
-// [B, R, P, m * d] (a view; channels at unit stride) -> [B, m, R, P, d] contiguous: heads
-// split from the channels, head-major as PyTorch's '(m c)'.
-static seer_tensor *heads_first(seer_ctx *c, const seer_tensor *x, int64_t m) {
+// [B, R, P, m * d] (a view; channels at unit stride) -> the view [B, m, R, P, d]: heads split
+// from the channels, head-major as PyTorch's '(m c)'. No copy: seer_region_attention reads
+// strided q, k, v.
+static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *x, int64_t m) {
     if (!x) return NULL;
     seer_tensor v = *x; // [B, R, P, m, d]
     int64_t d = x->shape[3] / m;
@@ -103,25 +104,22 @@ static seer_tensor *heads_first(seer_ctx *c, const seer_tensor *x, int64_t m) {
     v.shape[3] = m, v.shape[4] = d;
     v.stride[3] = d * x->stride[3], v.stride[4] = x->stride[3];
     v.name = NULL;
-    return seer_permute_copy(c, seer_ctx_view(c, &v), (int[]){0, 3, 1, 2, 4});
+    return seer_permute(c, seer_ctx_view(c, &v), (int[]){0, 3, 1, 2, 4});
 }
 
 // ---- bi-level routing attention ------------------------------------------------------------
 
 // Region-level routing: the indices [B, R, topk] of the regions whose region-mean key is most
-// similar to each region-mean query. q, k: [B, m, R, P, dq]. In F32 whatever the compute
-// dtype: a near tie decides which regions a query sees (the means are taken of q and k as they
-// are, straight into F32).
-static seer_tensor *route(seer_ctx *c, const biformer_bra *a, seer_tensor *q, seer_tensor *k) {
-    if (!q || !k) return NULL;
-    int64_t B = q->shape[0], R = q->shape[2], qk = a->qk_dim;
-    seer_tensor *r[2] = {q, k};
-    for (int i = 0; i < 2; i++) {
-        r[i] = seer_reduce_f32(c, r[i], 3, SEER_REDUCE_MEAN);   // [B, m, R, dq]
-        r[i] = seer_permute_copy(c, r[i], (int[]){0, 2, 1, 3}); // [B, R, m, dq]
-        r[i] = seer_reshape(c, r[i], 3, (int64_t[]){B, R, qk}); // [B, R, qk]
-    }
-    seer_tensor *affinity = seer_matmul(c, r[0], r[1], false, true, a->scale, NULL); // [B, R, R]
+// similar to each region-mean query. qkv: [B, R, P, 2 qk + C], q and k first. In F32 whatever
+// the compute dtype: a near tie decides which regions a query sees (the means are taken of the
+// values as they are, straight into F32; v's are taken too and left).
+static seer_tensor *route(seer_ctx *c, const biformer_bra *a, const seer_tensor *qkv) {
+    if (!qkv) return NULL;
+    const int64_t qk = a->qk_dim;
+    seer_tensor *mean = seer_reduce_f32(c, qkv, 2, SEER_REDUCE_MEAN); // [B, R, 2 qk + C]
+    seer_tensor *affinity = seer_matmul(c, seer_narrow(c, mean, 2, 0, qk),
+                                        seer_narrow(c, mean, 2, qk, qk), false, true, a->scale,
+                                        NULL); // [B, R, R]
     seer_tensor *idx = NULL;
     seer_topk(c, affinity, a->topk, NULL, &idx); // NULL on failure (context failed)
     return idx;
@@ -147,13 +145,13 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     // q, k, v per pixel, in regions (the projection is per pixel: it commutes with the split).
     seer_tensor *qkv =
         seer_linear(c, to_regions(c, x, S), a->qkv_w, a->qkv_b);           // [B, R, P, 2qk + C]
-    seer_tensor *q = heads_first(c, seer_narrow(c, qkv, 3, 0, qk), m);     // [B, m, R, P, qk/m]
-    seer_tensor *k = heads_first(c, seer_narrow(c, qkv, 3, qk, qk), m);    // [B, m, R, P, qk/m]
-    seer_tensor *v = heads_first(c, seer_narrow(c, qkv, 3, 2 * qk, C), m); // [B, m, R, P, C/m]
+    seer_tensor *q = heads_view(c, seer_narrow(c, qkv, 3, 0, qk), m);     // [B, m, R, P, qk/m]
+    seer_tensor *k = heads_view(c, seer_narrow(c, qkv, 3, qk, qk), m);    // [B, m, R, P, qk/m]
+    seer_tensor *v = heads_view(c, seer_narrow(c, qkv, 3, 2 * qk, C), m); // [B, m, R, P, C/m]
 
     // Region-level routing, then token-level attention of each region's pixels to the pixels
     // of its topk routed regions (read in place).
-    seer_tensor *r_idx = route(c, a, q, k); // [B, R, topk]
+    seer_tensor *r_idx = route(c, a, qkv); // [B, R, topk]
     if (view) {
         view->map = biformer_view_map(c, a, q, k, r_idx, h, w, view->qx, view->qy);
         if (view->map && (pad_b || pad_r)) // the map without the padding's rows and columns

@@ -248,7 +248,8 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
 // [B, R, topk] (every head of an image routes alike). Out [B, m, R, P, Dv]:
 //   out[b,n,r,p] = sum over t, s of softmax(scale * q[b,n,r,p] . k[b,n,idx[b,r,t],s]) *
 //                  v[b,n,idx[b,r,t],s], the softmax over all topk * P keys.
-// A region index outside [0, R) is an error on the CPU and skipped on CUDA.
+// A region index outside [0, R) is an error on the CPU and skipped on CUDA. q, k and v may be
+// views with any strides but a contiguous last dim (e.g. of one qkv projection): read in place.
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 // HaloNet's halo attention (timm HaloAttn after its q and kv projections), in one pass: no

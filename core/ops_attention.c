@@ -101,6 +101,13 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
                           seer_op_backend(c)->attention_gather(o, qc, kc, vc, ic, scale), o);
 }
 
+// t as it is when its last dim is contiguous (any other strides), else a contiguous copy.
+static const seer_tensor *rows_in_place(seer_ctx *c, const seer_tensor *t) {
+    return t->ndim > 0 && (t->stride[t->ndim - 1] == 1 || t->shape[t->ndim - 1] <= 1)
+               ? t
+               : seer_op_contig(c, t);
+}
+
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale) {
     SEER_OP_BEGIN(c, "region_attention", q, k, v, idx);
@@ -118,8 +125,10 @@ seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer
                       sh.q, sh.k, sh.v, sh.idx);
         return NULL;
     }
-    const seer_tensor *qc = seer_op_contig(c, q), *kc = seer_op_contig(c, k);
-    const seer_tensor *vc = seer_op_contig(c, v), *ic = seer_op_contig(c, idx);
+    // q, k, v are read where they are when their last dim is contiguous (views of one qkv
+    // projection); the backends take their strides.
+    const seer_tensor *qc = rows_in_place(c, q), *kc = rows_in_place(c, k);
+    const seer_tensor *vc = rows_in_place(c, v), *ic = seer_op_contig(c, idx);
     if (!qc || !kc || !vc || !ic) return NULL;
     int64_t shape[5] = {q->shape[0], q->shape[1], q->shape[2], q->shape[3], v->shape[4]};
     seer_tensor *o = seer_ctx_tensor(c, q->dtype, 5, shape);

@@ -103,6 +103,69 @@ Test(region_attention, equals_gather_then_attention) {
     seer_ctx_free(c);
 }
 
+// A head-first view [B, m, R, P, d] of channels [off, off + m d) of t [B, R, P, C] (BiFormer's
+// q, k, v inside one qkv projection): no copy.
+static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *t, int64_t off, int64_t m,
+                               int64_t d) {
+    seer_tensor v = *t;
+    v.data = (char *)t->data + off * (int64_t)seer_dtype_size(t->dtype);
+    v.ndim = 5;
+    const int64_t C = t->shape[3], P = t->shape[2], R = t->shape[1];
+    int64_t shape[5] = {t->shape[0], m, R, P, d}, stride[5] = {R * P * C, d, P * C, C, 1};
+    memcpy(v.shape, shape, sizeof shape);
+    memcpy(v.stride, stride, sizeof stride);
+    v.name = NULL;
+    return seer_ctx_view(c, &v);
+}
+
+// q, k, v as strided views of one [B, R, P, m (2 D + Dv)] tensor: the same result as from
+// contiguous copies (CPU), and CUDA's against the CPU's (F32 and BF16).
+Test(region_attention, strided_views_of_one_projection) {
+    const region_case views[] = {{2, 2, 16, 4, 8, 8, 4}, {1, 2, 49, 64, 32, 32, 1},
+                                 {2, 8, 49, 4, 32, 32, 16}, {1, 2, 4, 9, 96, 80, 2}};
+    const bool gpu_too = seer_device_available(SEER_DEVICE_CUDA);
+    seer_ctx *cpu = seer_ctx_new(SEER_DEVICE_CPU), *gpu = gpu_too ? seer_ctx_new(SEER_DEVICE_CUDA) : NULL;
+    seer_rng rng = seer_rng_new(19);
+    for (size_t n = 0; n < sizeof views / sizeof *views; n++) {
+        const region_case *k = &views[n];
+        const int64_t C = k->m * (2 * k->D + k->Dv);
+        int64_t ts[4] = {k->B, k->R, k->P, C}, is[3] = {k->B, k->R, k->topk};
+        float *x = randoms(&rng, k->B * k->R * k->P * C, SEER_BF16), *idx = routes(&rng, k);
+        seer_tensor *t = up(cpu, x, SEER_F32, 4, ts), *ti = up(cpu, idx, SEER_I64, 3, is);
+        seer_tensor *q = heads_view(cpu, t, 0, k->m, k->D), *kk = heads_view(cpu, t, k->m * k->D, k->m, k->D);
+        seer_tensor *v = heads_view(cpu, t, 2 * k->m * k->D, k->m, k->Dv);
+        seer_tensor *got = seer_region_attention(cpu, q, kk, v, ti, 0.3f);
+        seer_tensor *want = seer_region_attention(cpu, seer_contiguous(cpu, q), seer_contiguous(cpu, kk),
+                                                  seer_contiguous(cpu, v), ti, 0.3f);
+        cr_assert(got && want, "case %zu: %s", n, seer_ctx_error(cpu));
+        size_t count = (size_t)seer_tensor_numel(want);
+        double err = seer_rel_l2(got->data, want->data, count);
+        cr_assert_leq(err, 1e-6, "case %zu: rel-L2 %g", n, err);
+        for (int g = 0; gpu && g < 2; g++) {
+            seer_dtype dt = g ? SEER_BF16 : SEER_F32;
+            seer_tensor *tg = up(gpu, x, dt, 4, ts), *ig = up(gpu, idx, SEER_I32, 3, is);
+            seer_tensor *o = seer_region_attention(gpu, heads_view(gpu, tg, 0, k->m, k->D),
+                                                   heads_view(gpu, tg, k->m * k->D, k->m, k->D),
+                                                   heads_view(gpu, tg, 2 * k->m * k->D, k->m, k->Dv),
+                                                   ig, 0.3f);
+            seer_tensor *of = o ? seer_contiguous(gpu, seer_to(gpu, o, SEER_F32)) : NULL;
+            cr_assert(of, "case %zu %s: %s", n, seer_dtype_name(dt), seer_ctx_error(gpu));
+            float *host = malloc(count * sizeof *host);
+            cr_assert(host);
+            cr_assert_eq(seer_memcpy(SEER_DEVICE_CPU, host, SEER_DEVICE_CUDA, of->data,
+                                     count * sizeof *host), SEER_STATUS_OK);
+            double e = seer_rel_l2(host, want->data, count);
+            free(host);
+            cr_assert_leq(e, g ? 2e-2 : 1e-5, "case %zu %s: rel-L2 %g", n, seer_dtype_name(dt), e);
+            seer_ctx_reset(gpu);
+        }
+        free(x), free(idx);
+        seer_ctx_reset(cpu);
+    }
+    seer_ctx_free(cpu);
+    if (gpu) seer_ctx_free(gpu);
+}
+
 Test(region_attention, errors) {
     seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
     int64_t qs[5] = {1, 2, 4, 3, 8};

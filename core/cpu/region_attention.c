@@ -1,6 +1,6 @@
 // CPU routed region attention (see seer_region_attention in core/ops.h): one task per (batch,
-// head, region). The routed regions' keys and values (each region's P rows are contiguous) are
-// copied into a per-thread scratch, then the region's P queries go through two small GEMMs
+// head, region). The routed regions' keys and values (rows of D contiguous values, other strides
+// as q, k, v come) are copied into a per-thread scratch, then the region's P queries go through two small GEMMs
 // and a softmax between them, as one block of dense attention: nothing of the size of all the
 // gathered K/V or of all the scores is made.
 #include <math.h>
@@ -13,26 +13,39 @@ static inline int64_t region_at(const seer_tensor *idx, int64_t i) {
                                   : (int64_t)((const int32_t *)idx->data)[i];
 }
 
-// What every task reads, for seer_cpu_parallel_tasks.
+// What every task reads, for seer_cpu_parallel_tasks. sq, sk, sv: the strides of q, k, v over
+// (B, m, R, P) in elements (their last dims are contiguous).
 typedef struct region_job {
     const seer_tensor *idx;
     const float *q, *k, *v;
     float *o, scale;
     int64_t m, R, P, D, Dv, topk;
+    int64_t sq[4], sk[4], sv[4];
 } region_job;
+
+// Row p of region `reg` of head n of image b in a tensor of strides s.
+static inline const float *region_row(const float *t, const int64_t *s, int64_t b, int64_t n,
+                                      int64_t reg, int64_t p) {
+    return t + b * s[0] + n * s[1] + reg * s[2] + p * s[3];
+}
 
 // Task t = (b * m + n) * R + r: region r's P queries of head n, image b.
 static void region_run(int64_t t, float *scratch, void *user) {
     const region_job *j = user;
     const int64_t R = j->R, P = j->P, D = j->D, Dv = j->Dv, topk = j->topk, L = topk * P;
-    const int64_t r = t % R, bn = t / R, b = bn / j->m;
+    const int64_t r = t % R, bn = t / R, b = bn / j->m, n = bn % j->m;
     float *kw = scratch, *vw = kw + L * D, *s = vw + L * Dv; // [L, D], [L, Dv], [P, L]
     for (int64_t i = 0; i < topk; i++) {
         const int64_t reg = region_at(j->idx, (b * R + r) * topk + i);
-        memcpy(kw + i * P * D, j->k + (bn * R + reg) * P * D, (size_t)(P * D) * sizeof *kw);
-        memcpy(vw + i * P * Dv, j->v + (bn * R + reg) * P * Dv, (size_t)(P * Dv) * sizeof *vw);
+        for (int64_t p = 0; p < P; p++) {
+            memcpy(kw + (i * P + p) * D, region_row(j->k, j->sk, b, n, reg, p),
+                   (size_t)D * sizeof *kw);
+            memcpy(vw + (i * P + p) * Dv, region_row(j->v, j->sv, b, n, reg, p),
+                   (size_t)Dv * sizeof *vw);
+        }
     }
-    seer_cpu_sgemm(false, true, P, L, D, j->scale, j->q + t * P * D, D, kw, D, 0.0f, s, L);
+    seer_cpu_sgemm(false, true, P, L, D, j->scale, region_row(j->q, j->sq, b, n, r, 0),
+                   P > 1 ? j->sq[3] : D, kw, D, 0.0f, s, L);
     for (int64_t i = 0; i < P; i++) {
         float *row = s + i * L, mx = -INFINITY, sum = 0;
         for (int64_t c = 0; c < L; c++) mx = row[c] > mx ? row[c] : mx;
@@ -60,6 +73,9 @@ seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, cons
     if (tasks == 0 || P == 0 || Dv == 0) return SEER_STATUS_OK;
     region_job j = {.idx = idx, .q = q->data, .k = k->data, .v = v->data, .o = o->data,
                     .scale = scale, .m = m, .R = R, .P = P, .D = D, .Dv = Dv, .topk = topk};
+    memcpy(j.sq, q->stride, sizeof j.sq);
+    memcpy(j.sk, k->stride, sizeof j.sk);
+    memcpy(j.sv, v->stride, sizeof j.sv);
     // Tasks are small (a region's products): OpenMP over them, BLAS single-threaded inside.
     return seer_cpu_parallel_tasks("region_attention", tasks,
                                    (size_t)(L * D + L * Dv + P * L) * sizeof(float), region_run, &j);

@@ -1,6 +1,6 @@
 // CUDA routed region attention (see seer_region_attention in core/ops.h). The keys are the
 // pixels of the query region's routed regions, read where they are: no gathered copies of K
-// and V. Two kernels:
+// and V, and q, k, v may be strided views (of one qkv projection). Two kernels:
 //  - tiled (head dims up to 64, shared memory within 48 KiB): one block of 128 threads per
 //    (image, head, region, chunk of up to 64 query pixels). Query tile, 64-key tiles of K and V
 //    and the tile's probabilities in shared memory (F32); each thread owns RT query rows x 4
@@ -11,6 +11,19 @@
 #include "core/cuda/warp_attention.cuh"
 
 namespace {
+
+// Strides of q, k, v over (B, m, R, P) in elements; their last dims are contiguous (views of
+// one qkv projection are read in place).
+struct rstrides {
+    int64_t q[4], k[4], v[4];
+};
+
+// Row p of region `reg` of head n of image b.
+template <typename T>
+__device__ __forceinline__ const T *rrow(const T *t, const int64_t (&s)[4], int64_t b, int64_t n,
+                                         int64_t reg, int64_t p) {
+    return t + b * s[0] + n * s[1] + reg * s[2] + p * s[3];
+}
 
 constexpr int kTileThreads = 128; // 8 row groups x 16 column groups
 constexpr int kKeyTile = 64;
@@ -37,7 +50,7 @@ __device__ __forceinline__ float half_warp_sum(float v) {
 template <typename T, typename I, int RT, int DVT>
 __global__ void __launch_bounds__(kTileThreads)
 region_tile_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, int m, int R, int P,
-                   int d, int dv, int topk, int q_chunks, float scale) {
+                   int d, int dv, int topk, int q_chunks, float scale, rstrides st) {
     constexpr int QT = 8 * RT, QS = QT + 4, KT = kKeyTile, KS = KT + 4, DV = 16 * DVT;
     extern __shared__ float4 smem4[];
     float *Qs = (float *)smem4; // [d][QS], pre-scaled
@@ -46,14 +59,13 @@ region_tile_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, int m
     float *Ps = Vs + KT * DV;   // [KT][QS]
     const int tid = threadIdx.x, rg = tid / 16, cg = tid % 16;
     const int64_t blk = blockIdx.x, chunk = blk % q_chunks, region = blk / q_chunks;
-    const int64_t r = region % R, bn = region / R, b = bn / m;
+    const int64_t r = region % R, bn = region / R, b = bn / m, n = bn % m;
     const int p0 = (int)chunk * QT, nk = topk * P;
     const I *ir = idx + (b * R + r) * topk;
-    const T *qr = q + (region * P + p0) * d;
 
     for (int x = tid; x < QT * d; x += kTileThreads) {
         const int i = x / d, e = x - i * d;
-        Qs[e * QS + i] = p0 + i < P ? scale * seer_cu_f(qr[(int64_t)i * d + e]) : 0.0f;
+        Qs[e * QS + i] = p0 + i < P ? scale * seer_cu_f(rrow(q, st.q, b, n, r, p0 + i)[e]) : 0.0f;
     }
     float mx[RT], sum[RT], acc[RT][DVT];
 #pragma unroll
@@ -70,7 +82,7 @@ region_tile_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, int m
             float val = 0.0f;
             if (key < nk) {
                 const int64_t reg = (int64_t)ir[key / P];
-                if (reg >= 0 && reg < R) val = seer_cu_f(k[((bn * R + reg) * P + key % P) * d + e]);
+                if (reg >= 0 && reg < R) val = seer_cu_f(rrow(k, st.k, b, n, reg, key % P)[e]);
             }
             Ks[e * KS + j] = val;
         }
@@ -79,7 +91,7 @@ region_tile_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, int m
             float val = 0.0f;
             if (key < nk && c < dv) {
                 const int64_t reg = (int64_t)ir[key / P];
-                if (reg >= 0 && reg < R) val = seer_cu_f(v[((bn * R + reg) * P + key % P) * dv + c]);
+                if (reg >= 0 && reg < R) val = seer_cu_f(rrow(v, st.v, b, n, reg, key % P)[c]);
             }
             Vs[j * DV + c] = val;
         }
@@ -160,12 +172,13 @@ region_tile_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, int m
 
 template <typename T, typename I, int RT, int DVT>
 seer_status launch_tile(T *o, const T *q, const T *k, const T *v, const I *idx, int64_t regions,
-                        int m, int R, int P, int d, int dv, int topk, float scale) {
+                        int m, int R, int P, int d, int dv, int topk, float scale,
+                        const rstrides &st) {
     const int q_chunks = (P + 8 * RT - 1) / (8 * RT);
     const size_t smem = tile_smem_floats(d, RT, DVT) * sizeof(float);
     region_tile_kernel<T, I, RT, DVT><<<(unsigned)(regions * q_chunks), kTileThreads, smem,
                                         seer_cu_stream()>>>(o, q, k, v, idx, m, R, P, d, dv, topk,
-                                                            q_chunks, scale);
+                                                            q_chunks, scale, st);
     return SEER_CU(seer_cu_launched());
 }
 
@@ -173,19 +186,20 @@ seer_status launch_tile(T *o, const T *q, const T *k, const T *v, const I *idx, 
 // columns per thread) from dv; UNSUPPORTED when it does not apply (the caller falls back).
 template <typename T, typename I>
 seer_status region_tile(T *o, const T *q, const T *k, const T *v, const I *idx, int64_t regions,
-                        int m, int R, int P, int d, int dv, int topk, float scale) {
+                        int m, int R, int P, int d, int dv, int topk, float scale,
+                        const rstrides &st) {
     const int rt = P <= 8 ? 1 : P <= 16 ? 2 : 8, dvt = dv <= 32 ? 2 : 4;
     if (d > 64 || dv > 64 || tile_smem_floats(d, rt, dvt) * sizeof(float) > kTileSmemMax ||
         regions * ((P + 8 * rt - 1) / (8 * rt)) > 0x7fffffffLL)
         return SEER_STATUS_UNSUPPORTED;
     if (rt == 1)
-        return dvt == 2 ? launch_tile<T, I, 1, 2>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale)
-                        : launch_tile<T, I, 1, 4>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale);
+        return dvt == 2 ? launch_tile<T, I, 1, 2>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale, st)
+                        : launch_tile<T, I, 1, 4>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale, st);
     if (rt == 2)
-        return dvt == 2 ? launch_tile<T, I, 2, 2>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale)
-                        : launch_tile<T, I, 2, 4>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale);
-    return dvt == 2 ? launch_tile<T, I, 8, 2>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale)
-                    : launch_tile<T, I, 8, 4>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale);
+        return dvt == 2 ? launch_tile<T, I, 2, 2>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale, st)
+                        : launch_tile<T, I, 2, 4>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale, st);
+    return dvt == 2 ? launch_tile<T, I, 8, 2>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale, st)
+                    : launch_tile<T, I, 8, 4>(o, q, k, v, idx, regions, m, R, P, d, dv, topk, scale, st);
 }
 
 constexpr int kWarps = 4;    // query pixels per block
@@ -194,20 +208,19 @@ constexpr int kMaxSlice = 8; // D and Dv up to 32 * 8 = 256
 template <typename T, typename I>
 __global__ void region_attention_kernel(T *o, const T *q, const T *k, const T *v, const I *idx,
                                         int64_t rows, int m, int R, int P, int d, int dv,
-                                        int topk, float scale) {
+                                        int topk, float scale, rstrides st) {
     const int lane = threadIdx.x & 31;
     const int64_t row = (int64_t)blockIdx.x * kWarps + (threadIdx.x >> 5);
     if (row >= rows) return;
-    const int64_t r = (row / P) % R, bn = row / ((int64_t)P * R), b = bn / m;
+    const int64_t r = (row / P) % R, bn = row / ((int64_t)P * R), b = bn / m, n = bn % m;
     const I *ir = idx + (b * R + r) * topk;
     warp_attention_row<kMaxSlice> acc;
-    acc.begin(q + row * d, d, lane);
+    acc.begin(rrow(q, st.q, b, n, r, row % P), d, lane);
     for (int t = 0; t < topk; t++) {
         const int64_t reg = (int64_t)ir[t];
         if (reg < 0 || reg >= R) continue; // checked by the CPU backend; skipped here
-        const T *kb = k + (bn * R + reg) * P * d, *vb = v + (bn * R + reg) * P * dv;
         for (int p = 0; p < P; p++)
-            acc.add(kb + (int64_t)p * d, vb + (int64_t)p * dv, d, dv, scale, lane);
+            acc.add(rrow(k, st.k, b, n, reg, p), rrow(v, st.v, b, n, reg, p), d, dv, scale, lane);
     }
     acc.finish(o + row * dv, dv, lane);
 }
@@ -229,6 +242,9 @@ seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, con
         return seer_fail(SEER_STATUS_UNSUPPORTED, "region_attention (cuda): sizes exceed the grid");
     const unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
     static const bool tiled = seer_cu_switch_on("SEER_REGION_TILE");
+    rstrides rs;
+    for (int i = 0; i < 4; i++)
+        rs.q[i] = q->stride[i], rs.k[i] = k->stride[i], rs.v[i] = v->stride[i];
     return seer_cu_dispatch_float(q->dtype, "region_attention", [&](auto tag) -> seer_status {
         using T = typename decltype(tag)::type;
         if (tiled) {
@@ -237,23 +253,23 @@ seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, con
                     ? region_tile<T, int64_t>((T *)o->data, (const T *)q->data, (const T *)k->data,
                                               (const T *)v->data, (const int64_t *)idx->data,
                                               B * m * R, (int)m, (int)R, (int)P, (int)D, (int)Dv,
-                                              (int)topk, scale)
+                                              (int)topk, scale, rs)
                     : region_tile<T, int32_t>((T *)o->data, (const T *)q->data, (const T *)k->data,
                                               (const T *)v->data, (const int32_t *)idx->data,
                                               B * m * R, (int)m, (int)R, (int)P, (int)D, (int)Dv,
-                                              (int)topk, scale);
+                                              (int)topk, scale, rs);
             if (st != SEER_STATUS_UNSUPPORTED) return st;
         }
         if (idx->dtype == SEER_I64)
             region_attention_kernel<T, int64_t><<<blocks, 32 * kWarps, 0, seer_cu_stream()>>>(
                 (T *)o->data, (const T *)q->data, (const T *)k->data, (const T *)v->data,
                 (const int64_t *)idx->data, rows, (int)m, (int)R, (int)P, (int)D, (int)Dv,
-                (int)topk, scale);
+                (int)topk, scale, rs);
         else
             region_attention_kernel<T, int32_t><<<blocks, 32 * kWarps, 0, seer_cu_stream()>>>(
                 (T *)o->data, (const T *)q->data, (const T *)k->data, (const T *)v->data,
                 (const int32_t *)idx->data, rows, (int)m, (int)R, (int)P, (int)D, (int)Dv,
-                (int)topk, scale);
+                (int)topk, scale, rs);
         return SEER_CU(seer_cu_launched());
     });
 }
