@@ -248,16 +248,19 @@ seer_tensor *vit_merge_heads(seer_ctx *c, const seer_tensor *x) {
     return seer_reshape(c, t, 3, (int64_t[]){B, L, H * D});
 }
 
-// Multi-head softmax attention (timm Attention): x [B, L, C] -> [B, L, C].
+// Multi-head softmax attention (timm Attention): x [B, L, C] -> [B, L, C], plus residual when
+// not NULL (in the output Linear: seer_linear_add).
 static seer_tensor *dense_attention(seer_ctx *c, const vit *net, const vit_block *b,
-                                    const seer_tensor *x, seer_tensor **probs_out) {
+                                    const seer_tensor *x, const seer_tensor *residual,
+                                    seer_tensor **probs_out) {
     const float scale = (float)pow(net->cfg.embed_dim / net->cfg.num_heads, -0.5);
     seer_tensor *q, *k, *v;
     seer_tensor *qkv = seer_linear(c, x, b->qkv_w, b->qkv_b); // [B, L, 3C]
     if (vit_qkv_heads(c, net, qkv, &q, &k, &v) != SEER_STATUS_OK) return NULL;
     if (probs_out) *probs_out = vit_head_mean_probs(c, q, k, NULL, scale);
-    seer_tensor *o = seer_attention(c, q, k, v, NULL, scale); // [B, H, L, D]
-    return seer_linear(c, vit_merge_heads(c, o), b->proj_w, b->proj_b);
+    seer_tensor *o = vit_merge_heads(c, seer_attention(c, q, k, v, NULL, scale)); // [B, L, C]
+    return residual ? seer_linear_add(c, o, b->proj_w, b->proj_b, residual)
+                    : seer_linear(c, o, b->proj_w, b->proj_b);
 }
 
 // A residual branch's output divided by skip_lam (LV-ViT); as is when skip_lam is 1.
@@ -270,12 +273,16 @@ static seer_tensor *block_forward(seer_ctx *c, const vit *net, const vit_block *
     // x: [B, L, C]
     const float eps = net->ln_eps;
     seer_tensor *h = seer_layer_norm(c, x, b->norm1_w, b->norm1_b, eps);
-    seer_tensor *a = b->attn == VIT_ATTN_SPARSIFINER
-                         ? vit_sparsifiner_attention(c, net, b, h, mask_out, probs_out)
-                     : b->attn == VIT_ATTN_AGENT
-                         ? vit_agent_block_attention(c, net, b, h, probs_out)
-                         : dense_attention(c, net, b, h, probs_out);
-    x = seer_add(c, x, residual_branch(c, net, a));
+    if (b->attn == VIT_ATTN_DENSE && net->skip_scale == 1.0f) {
+        x = dense_attention(c, net, b, h, x, probs_out); // x + attn(norm1(x))
+    } else {
+        seer_tensor *a = b->attn == VIT_ATTN_SPARSIFINER
+                             ? vit_sparsifiner_attention(c, net, b, h, mask_out, probs_out)
+                         : b->attn == VIT_ATTN_AGENT
+                             ? vit_agent_block_attention(c, net, b, h, probs_out)
+                             : dense_attention(c, net, b, h, NULL, probs_out);
+        x = seer_add(c, x, residual_branch(c, net, a));
+    }
     h = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, eps);
     h = seer_gelu(c, seer_linear(c, h, b->fc1_w, b->fc1_b)); // [B, L, hidden]
     if (net->skip_scale == 1.0f) return seer_linear_add(c, h, b->fc2_w, b->fc2_b, x);
