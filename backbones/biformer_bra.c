@@ -159,9 +159,9 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     }
     seer_tensor *o = seer_region_attention(c, q, k, v, r_idx, a->scale); // [B, m, R, P, C/m]
 
-    // Back to channels (m, C/m) and to the map: [B, m, R, P, C/m] -> [B, R, P, C] -> [B, H, W, C].
-    o = seer_reshape(c, seer_permute_copy(c, o, (int[]){0, 2, 3, 1, 4}), 4,
-                     (int64_t[]){B, R, P, C});
+    // Back to channels (m, C/m) and to the map: [B, m, R, P, C/m] -> [B, R, P, C] (the layout
+    // the op stores its output in: a view) -> [B, H, W, C].
+    o = seer_reshape(c, seer_permute(c, o, (int[]){0, 2, 3, 1, 4}), 4, (int64_t[]){B, R, P, C});
     o = from_regions(c, o, S, h, w); // [B, H, W, C]
 
     // LePE: depthwise conv over V as a full map.

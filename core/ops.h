@@ -250,6 +250,7 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
 //                  v[b,n,idx[b,r,t],s], the softmax over all topk * P keys.
 // A region index outside [0, R) is an error on the CPU and skipped on CUDA. q, k and v may be
 // views with any strides but a contiguous last dim (e.g. of one qkv projection): read in place.
+// The output is a view: stored [B, R, P, m, Dv] (permuted back to that, it is contiguous).
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 // HaloNet's halo attention (timm HaloAttn after its q and kv projections), in one pass: no

@@ -130,8 +130,11 @@ seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer
     const seer_tensor *qc = rows_in_place(c, q), *kc = rows_in_place(c, k);
     const seer_tensor *vc = rows_in_place(c, v), *ic = seer_op_contig(c, idx);
     if (!qc || !kc || !vc || !ic) return NULL;
-    int64_t shape[5] = {q->shape[0], q->shape[1], q->shape[2], q->shape[3], v->shape[4]};
-    seer_tensor *o = seer_ctx_tensor(c, q->dtype, 5, shape);
+    // The output is stored [B, R, P, m, Dv], heads next to each other as the projection that
+    // follows reads them, and returned as the view [B, m, R, P, Dv].
+    int64_t shape[5] = {q->shape[0], q->shape[2], q->shape[3], q->shape[1], v->shape[4]};
+    seer_tensor *ob = seer_ctx_tensor(c, q->dtype, 5, shape);
+    seer_tensor *o = ob ? seer_permute(c, ob, (int[]){0, 3, 1, 2, 4}) : NULL;
     if (!o) return NULL;
     return seer_op_finish(c, "region_attention",
                           seer_op_backend(c)->region_attention(o, qc, kc, vc, ic, scale), o);

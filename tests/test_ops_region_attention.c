@@ -95,6 +95,8 @@ Test(region_attention, equals_gather_then_attention) {
         seer_tensor *want = composed(c, tq, tk, tv, ti, 0.4f);
         cr_assert(got && want, "case %zu: %s", n, seer_ctx_error(c));
         for (int d = 0; d < 5; d++) cr_assert_eq(got->shape[d], vs[d], "case %zu dim %d", n, d);
+        got = seer_contiguous(c, got); // stored [B, R, P, m, Dv]
+        cr_assert(got, "%s", seer_ctx_error(c));
         double err = seer_rel_l2(got->data, want->data, (size_t)seer_tensor_numel(got));
         cr_assert_leq(err, 1e-6, "case %zu: rel-L2 %g", n, err);
         free(q), free(kk), free(v), free(idx);
@@ -137,6 +139,8 @@ Test(region_attention, strided_views_of_one_projection) {
         seer_tensor *got = seer_region_attention(cpu, q, kk, v, ti, 0.3f);
         seer_tensor *want = seer_region_attention(cpu, seer_contiguous(cpu, q), seer_contiguous(cpu, kk),
                                                   seer_contiguous(cpu, v), ti, 0.3f);
+        cr_assert(got && want, "case %zu: %s", n, seer_ctx_error(cpu));
+        got = seer_contiguous(cpu, got), want = seer_contiguous(cpu, want);
         cr_assert(got && want, "case %zu: %s", n, seer_ctx_error(cpu));
         size_t count = (size_t)seer_tensor_numel(want);
         double err = seer_rel_l2(got->data, want->data, count);
@@ -204,8 +208,9 @@ Test(cuda_region_attention, matches_cpu) {
             seer_tensor *got = seer_region_attention(gpu, up(gpu, q, dt, 5, qs), up(gpu, kk, dt, 5, qs),
                                                      up(gpu, v, dt, 5, vs), up(gpu, idx, it, 3, is), 0.4f);
             cr_assert(want && got, "case %zu: %s / %s", n, seer_ctx_error(cpu), seer_ctx_error(gpu));
+            want = seer_contiguous(cpu, want);
             seer_tensor *g = seer_contiguous(gpu, seer_to(gpu, got, SEER_F32));
-            cr_assert(g, "%s", seer_ctx_error(gpu));
+            cr_assert(want && g, "%s / %s", seer_ctx_error(cpu), seer_ctx_error(gpu));
             size_t count = (size_t)seer_tensor_numel(want);
             float *host = malloc(count * sizeof *host);
             cr_assert(host);

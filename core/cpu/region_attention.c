@@ -13,14 +13,14 @@ static inline int64_t region_at(const seer_tensor *idx, int64_t i) {
                                   : (int64_t)((const int32_t *)idx->data)[i];
 }
 
-// What every task reads, for seer_cpu_parallel_tasks. sq, sk, sv: the strides of q, k, v over
-// (B, m, R, P) in elements (their last dims are contiguous).
+// What every task reads, for seer_cpu_parallel_tasks. sq, sk, sv, so: the strides of q, k, v
+// and o over (B, m, R, P) in elements (their last dims are contiguous).
 typedef struct region_job {
     const seer_tensor *idx;
     const float *q, *k, *v;
     float *o, scale;
     int64_t m, R, P, D, Dv, topk;
-    int64_t sq[4], sk[4], sv[4];
+    int64_t sq[4], sk[4], sv[4], so[4];
 } region_job;
 
 // Row p of region `reg` of head n of image b in a tensor of strides s.
@@ -53,7 +53,8 @@ static void region_run(int64_t t, float *scratch, void *user) {
         const float inv = 1.0f / sum;
         for (int64_t c = 0; c < L; c++) row[c] *= inv;
     }
-    seer_cpu_sgemm(false, false, P, Dv, L, 1.0f, s, L, vw, Dv, 0.0f, j->o + t * P * Dv, Dv);
+    float *o = j->o + b * j->so[0] + n * j->so[1] + r * j->so[2];
+    seer_cpu_sgemm(false, false, P, Dv, L, 1.0f, s, L, vw, Dv, 0.0f, o, P > 1 ? j->so[3] : Dv);
 }
 
 seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
@@ -76,6 +77,7 @@ seer_status seer_cpu_region_attention(seer_tensor *o, const seer_tensor *q, cons
     memcpy(j.sq, q->stride, sizeof j.sq);
     memcpy(j.sk, k->stride, sizeof j.sk);
     memcpy(j.sv, v->stride, sizeof j.sv);
+    memcpy(j.so, o->stride, sizeof j.so);
     // Tasks are small (a region's products): OpenMP over them, BLAS single-threaded inside.
     return seer_cpu_parallel_tasks("region_attention", tasks,
                                    (size_t)(L * D + L * Dv + P * L) * sizeof(float), region_run, &j);

@@ -12,16 +12,16 @@
 
 namespace {
 
-// Strides of q, k, v over (B, m, R, P) in elements; their last dims are contiguous (views of
-// one qkv projection are read in place).
+// Strides of q, k, v and o over (B, m, R, P) in elements; their last dims are contiguous
+// (views of one qkv projection are read in place; o is stored heads-last).
 struct rstrides {
-    int64_t q[4], k[4], v[4];
+    int64_t q[4], k[4], v[4], o[4];
 };
 
 // Row p of region `reg` of head n of image b.
 template <typename T>
-__device__ __forceinline__ const T *rrow(const T *t, const int64_t (&s)[4], int64_t b, int64_t n,
-                                         int64_t reg, int64_t p) {
+__device__ __forceinline__ T *rrow(T *t, const int64_t (&s)[4], int64_t b, int64_t n, int64_t reg,
+                                   int64_t p) {
     return t + b * s[0] + n * s[1] + reg * s[2] + p * s[3];
 }
 
@@ -161,7 +161,7 @@ region_tile_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, int m
         const int p = p0 + rg * RT + i;
         if (p >= P) continue;
         const float inv = sum[i] > 0.0f ? 1.0f / sum[i] : 0.0f;
-        T *orow = o + (region * P + p) * dv;
+        T *orow = rrow(o, st.o, b, n, r, p);
 #pragma unroll
         for (int u = 0; u < DVT; u++) {
             const int c = cg + 16 * u;
@@ -222,7 +222,7 @@ __global__ void region_attention_kernel(T *o, const T *q, const T *k, const T *v
         for (int p = 0; p < P; p++)
             acc.add(rrow(k, st.k, b, n, reg, p), rrow(v, st.v, b, n, reg, p), d, dv, scale, lane);
     }
-    acc.finish(o + row * dv, dv, lane);
+    acc.finish(rrow(o, st.o, b, n, r, row % P), dv, lane);
 }
 
 } // namespace
@@ -244,7 +244,8 @@ seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, con
     static const bool tiled = seer_cu_switch_on("SEER_REGION_TILE");
     rstrides rs;
     for (int i = 0; i < 4; i++)
-        rs.q[i] = q->stride[i], rs.k[i] = k->stride[i], rs.v[i] = v->stride[i];
+        rs.q[i] = q->stride[i], rs.k[i] = k->stride[i], rs.v[i] = v->stride[i],
+        rs.o[i] = o->stride[i];
     return seer_cu_dispatch_float(q->dtype, "region_attention", [&](auto tag) -> seer_status {
         using T = typename decltype(tag)::type;
         if (tiled) {
