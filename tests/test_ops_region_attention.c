@@ -56,6 +56,20 @@ static seer_tensor *up(seer_ctx *c, const float *x, seer_dtype dt, int ndim, con
     return t;
 }
 
+// rel-L2 of a CUDA result (any dtype and layout) against a contiguous F32 CPU tensor.
+static double gpu_vs_cpu(seer_ctx *gpu, const seer_tensor *got, const seer_tensor *want) {
+    seer_tensor *g = got ? seer_contiguous(gpu, seer_to(gpu, got, SEER_F32)) : NULL;
+    cr_assert(g, "%s", seer_ctx_error(gpu));
+    size_t count = (size_t)seer_tensor_numel(want);
+    float *host = malloc(count * sizeof *host);
+    cr_assert(host);
+    cr_assert_eq(seer_memcpy(SEER_DEVICE_CPU, host, SEER_DEVICE_CUDA, g->data,
+                             count * sizeof *host), SEER_STATUS_OK);
+    double err = seer_rel_l2(host, want->data, count);
+    free(host);
+    return err;
+}
+
 // The composition: per image, k and v of the routed regions gathered, then seer_attention.
 static seer_tensor *composed(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                              const seer_tensor *v, const seer_tensor *idx, float scale) {
@@ -152,14 +166,7 @@ Test(region_attention, strided_views_of_one_projection) {
                                                    heads_view(gpu, tg, k->m * k->D, k->m, k->D),
                                                    heads_view(gpu, tg, 2 * k->m * k->D, k->m, k->Dv),
                                                    ig, 0.3f);
-            seer_tensor *of = o ? seer_contiguous(gpu, seer_to(gpu, o, SEER_F32)) : NULL;
-            cr_assert(of, "case %zu %s: %s", n, seer_dtype_name(dt), seer_ctx_error(gpu));
-            float *host = malloc(count * sizeof *host);
-            cr_assert(host);
-            cr_assert_eq(seer_memcpy(SEER_DEVICE_CPU, host, SEER_DEVICE_CUDA, of->data,
-                                     count * sizeof *host), SEER_STATUS_OK);
-            double e = seer_rel_l2(host, want->data, count);
-            free(host);
+            double e = gpu_vs_cpu(gpu, o, want);
             cr_assert_leq(e, g ? 2e-2 : 1e-5, "case %zu %s: rel-L2 %g", n, seer_dtype_name(dt), e);
             seer_ctx_reset(gpu);
         }
@@ -209,15 +216,8 @@ Test(cuda_region_attention, matches_cpu) {
                                                      up(gpu, v, dt, 5, vs), up(gpu, idx, it, 3, is), 0.4f);
             cr_assert(want && got, "case %zu: %s / %s", n, seer_ctx_error(cpu), seer_ctx_error(gpu));
             want = seer_contiguous(cpu, want);
-            seer_tensor *g = seer_contiguous(gpu, seer_to(gpu, got, SEER_F32));
-            cr_assert(want && g, "%s / %s", seer_ctx_error(cpu), seer_ctx_error(gpu));
-            size_t count = (size_t)seer_tensor_numel(want);
-            float *host = malloc(count * sizeof *host);
-            cr_assert(host);
-            cr_assert_eq(seer_memcpy(SEER_DEVICE_CPU, host, SEER_DEVICE_CUDA, g->data,
-                                     count * sizeof *host), SEER_STATUS_OK);
-            double err = seer_rel_l2(host, want->data, count);
-            free(host);
+            cr_assert(want, "%s", seer_ctx_error(cpu));
+            double err = gpu_vs_cpu(gpu, got, want);
             cr_assert_leq(err, dt == SEER_F32 ? 1e-5 : 2e-2, "case %zu %s: rel-L2 %g", n,
                           seer_dtype_name(dt), err);
             free(q), free(kk), free(v), free(idx);
