@@ -4,22 +4,31 @@
 # packs that training carries (23 MB). Before such a call:
 #   scripts/device-slim.sh on    untrack assets/models in the index only (the files stay on disk
 #                                and are ignored through .git/info/exclude), so they stay here
-#   scripts/device-slim.sh off   restore the index and the exclude file
+#   scripts/device-slim.sh lean  the same for tests/golden too (15.6 MiB of fixtures), for calls
+#                                that run no tests (ImageNet agreement, BF16 with trained
+#                                weights, training): the tree sent is then about 2.6 MiB
+#   scripts/device-slim.sh off   restore the index and the exclude file (after either)
 # Never commit while it is on (the commit would delete the models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exclude=.git/info/exclude
-line=/assets/models/
+untrack() { # folder: out of the index, ignored here
+  git rm -r -q --cached "$1"
+  grep -qxF "/$1/" "$exclude" || echo "/$1/" >> "$exclude"
+}
 case "${1:-}" in
-  on)
-    git rm -r -q --cached assets/models
-    grep -qxF "$line" "$exclude" || echo "$line" >> "$exclude"
-    echo "assets/models untracked for the device call; run 'scripts/device-slim.sh off' after it"
+  on | lean)
+    untrack assets/models
+    [[ $1 == lean ]] && untrack tests/golden
+    echo "untracked for the device call: assets/models$([[ $1 == lean ]] && echo ", tests/golden");" \
+      "run 'scripts/device-slim.sh off' after it"
     ;;
   off)
-    git reset -q -- assets/models
-    sed -i "\#^${line}\$#d" "$exclude"
-    git status --short -- assets/models
+    for dir in assets/models tests/golden; do
+      git reset -q -- "$dir"
+      sed -i "\#^/${dir}/\$#d" "$exclude"
+    done
+    git status --short -- assets/models tests/golden
     ;;
-  *) sed -n 2,9p "$0"; exit 2 ;;
+  *) sed -n 2,12p "$0"; exit 2 ;;
 esac

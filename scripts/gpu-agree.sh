@@ -7,7 +7,10 @@
 #
 #   here:   scripts/gpu-check.sh pack; scripts/gpu-agree.sh pack
 #           mkdir -p .imnet && cp -r ../shared/data/imagenet-val-1300/val .imnet/
-#   there:  scripts/gpu-agree.sh                    (device tool: carry [".gpu", ".imnet"])
+#           scripts/device-slim.sh lean             (the tree, the pack and the images fit 64 MiB
+#                                                   only without the models and fixtures; `off` after)
+#   there:  scripts/gpu-agree.sh                    (device tool: carry [".gpu/seer-gpu.tar.xz",
+#                                                   ".gpu/source-dir", ".gpu/ref", ".imnet"])
 #   here:   scripts/gpu-agree.sh cpu                the same flow on the CPU (reference F32 and
 #                                                   BF16 autocast, seer f32 only), to try it out
 #
