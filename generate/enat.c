@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/safetensors.h"
+#include "core/stages.h"
 #include "core/weights.h"
 
 #define LN_EPS_BLOCK 1e-6f // BERT embeddings, block norms, prev_proj
@@ -42,8 +43,7 @@ struct seer_enat {
     linear mlm_fc;
     seer_tensor *mlm_ln_w, *mlm_ln_b;
     linear_view head; // word embeddings and mlm_layer.bias, first V rows
-    seer_ctx *scratch[2];
-    int cur;
+    seer_stages stages; // the blocks run in its two scratch contexts (run_blocks)
 };
 
 // ---- config --------------------------------------------------------------------------------
@@ -206,8 +206,7 @@ void seer_enat_free(seer_enat *m) {
     if (!m) return;
     free(m->blocks);
     seer_weights_free(m->w);
-    seer_ctx_free(m->scratch[0]);
-    seer_ctx_free(m->scratch[1]);
+    seer_stages_free(&m->stages);
     free(m);
 }
 
@@ -216,9 +215,8 @@ static seer_status read_file(seer_st_reader *r, void *model) {
     seer_enat *m = model;
     SEER_TRY(config_from_file(r->file, &m->cfg, m->name));
     m->w = seer_weights_new(m->dev);
-    m->scratch[0] = m->w ? seer_ctx_new(m->dev) : NULL;
-    m->scratch[1] = m->scratch[0] ? seer_ctx_new(m->dev) : NULL;
-    if (!m->scratch[1]) return SEER_STATUS_OOM;
+    if (!m->w) return SEER_STATUS_OOM;
+    SEER_TRY(seer_stages_init(&m->stages, m->dev));
     loader l = {.r = r, .m = m};
     load_all(&l);
     return l.st;
@@ -247,23 +245,6 @@ const seer_enat_config *seer_enat_get_config(const seer_enat *m) {
 
 const char *seer_enat_name(const seer_enat *m) {
     return m->name;
-}
-
-// ---- running blocks in scratch contexts ----------------------------------------------------
-// Block i runs in one scratch context reading block i-1's output from the other, which is
-// reset before block i+1. Failures are copied into the caller's context c.
-
-static void note_failure(seer_ctx *c, seer_ctx *s) {
-    if (seer_ctx_status(s) != SEER_STATUS_OK && seer_ctx_status(c) == SEER_STATUS_OK)
-        seer_ctx_fail(c, seer_ctx_status(s), "%s", seer_ctx_error(s));
-}
-
-static seer_ctx *hop(seer_enat *m, seer_ctx *c) {
-    note_failure(c, m->scratch[m->cur]);
-    m->cur ^= 1;
-    note_failure(c, m->scratch[m->cur]);
-    seer_ctx_reset(m->scratch[m->cur]);
-    return m->scratch[m->cur];
 }
 
 // ---- blocks --------------------------------------------------------------------------------
@@ -340,19 +321,11 @@ static seer_tensor *dit_block(seer_ctx *c, const block *b, const seer_tensor *x,
 // Blocks [first, first + n) over x, each in a scratch context; the output is copied into c.
 static seer_tensor *run_blocks(seer_enat *m, seer_ctx *c, int first, int n, const seer_tensor *x,
                                const seer_tensor *context, const seer_tensor *cond) {
-    seer_ctx_reset(m->scratch[0]);
-    seer_ctx_reset(m->scratch[1]);
-    m->cur = 1;
+    seer_stages_begin(&m->stages);
     const seer_tensor *h = x;
-    for (int i = first; i < first + n; i++) {
-        seer_ctx *s = hop(m, c);
-        h = dit_block(s, &m->blocks[i], h, context, cond, m->cfg.heads);
-    }
-    note_failure(c, m->scratch[m->cur]);
-    seer_tensor *out = h && seer_ctx_status(c) == SEER_STATUS_OK ? seer_to(c, h, h->dtype) : NULL;
-    seer_ctx_reset(m->scratch[0]);
-    seer_ctx_reset(m->scratch[1]);
-    return out;
+    for (int i = first; i < first + n; i++)
+        h = dit_block(seer_stages_next(&m->stages, c), &m->blocks[i], h, context, cond, m->cfg.heads);
+    return seer_stages_end(&m->stages, c, h);
 }
 
 // PrevProj: x + mlp(LayerNorm(x)); x [B, N, D]

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/safetensors.h"
+#include "core/stages.h"
 #include "core/weights.h"
 
 #define GN_GROUPS 32
@@ -40,9 +41,7 @@ struct seer_vqgan {
     res_block dec_mid[2];
     level dec[SEER_VQGAN_MAX_LEVELS];
     seer_tensor *dec_norm_w, *dec_norm_b, *dec_conv_out_w, *dec_conv_out_b;
-    // two scratch contexts the blocks alternate between (see hop())
-    seer_ctx *scratch[2];
-    int cur;
+    seer_stages stages; // the blocks run in its two scratch contexts
 };
 
 // ---- config --------------------------------------------------------------------------------
@@ -287,8 +286,7 @@ void seer_vqgan_free(seer_vqgan *v) {
         free(v->dec[i].blocks);
     }
     seer_weights_free(v->w);
-    seer_ctx_free(v->scratch[0]);
-    seer_ctx_free(v->scratch[1]);
+    seer_stages_free(&v->stages);
     free(v);
 }
 
@@ -297,9 +295,8 @@ static seer_status read_file(seer_st_reader *r, void *model) {
     seer_vqgan *v = model;
     SEER_TRY(config_from_file(r->file, &v->cfg));
     v->w = seer_weights_new(v->dev);
-    v->scratch[0] = v->w ? seer_ctx_new(v->dev) : NULL;
-    v->scratch[1] = v->scratch[0] ? seer_ctx_new(v->dev) : NULL;
-    if (!v->scratch[1]) return SEER_STATUS_OOM;
+    if (!v->w) return SEER_STATUS_OOM;
+    SEER_TRY(seer_stages_init(&v->stages, v->dev));
     loader l = {.r = r, .v = v};
     load_all(&l);
     return l.failed ? l.st : SEER_STATUS_OK;
@@ -327,39 +324,6 @@ const seer_vqgan_config *seer_vqgan_get_config(const seer_vqgan *v) {
 
 int seer_vqgan_factor(const seer_vqgan *v) {
     return 1 << (v->cfg.n_levels - 1);
-}
-
-// ---- running in stages ---------------------------------------------------------------------
-// Each stage (a block) runs in one scratch context and reads its input from the other, which
-// is reset before the stage after next. Errors go to the caller's context c.
-
-static void scratch_begin(seer_vqgan *v) {
-    seer_ctx_reset(v->scratch[0]);
-    seer_ctx_reset(v->scratch[1]);
-    v->cur = 0;
-}
-
-// The context for the next stage (the previous stage's output stays valid).
-static seer_ctx *hop(seer_vqgan *v, seer_ctx *c) {
-    seer_ctx *prev = v->scratch[v->cur];
-    if (seer_ctx_status(prev) != SEER_STATUS_OK && seer_ctx_status(c) == SEER_STATUS_OK)
-        seer_ctx_fail(c, seer_ctx_status(prev), "%s", seer_ctx_error(prev));
-    v->cur ^= 1;
-    seer_ctx *next = v->scratch[v->cur];
-    if (seer_ctx_status(next) != SEER_STATUS_OK && seer_ctx_status(c) == SEER_STATUS_OK)
-        seer_ctx_fail(c, seer_ctx_status(next), "%s", seer_ctx_error(next));
-    seer_ctx_reset(next);
-    return next;
-}
-
-// Copy the last stage's output into c and free the scratch memory's contents.
-static seer_tensor *scratch_end(seer_vqgan *v, seer_ctx *c, const seer_tensor *x) {
-    hop(v, c); // reports a failure of the last stage
-    seer_tensor *out = x && seer_ctx_status(c) == SEER_STATUS_OK ? seer_to(c, x, x->dtype) : NULL;
-    if (!x && seer_ctx_status(c) == SEER_STATUS_OK)
-        seer_ctx_fail(c, SEER_STATUS_ARG, "vqgan: a stage gave no output");
-    scratch_begin(v);
-    return out;
 }
 
 // ---- blocks --------------------------------------------------------------------------------
@@ -394,24 +358,24 @@ static seer_tensor *avg_pool2(seer_ctx *c, const seer_tensor *x) {
 
 static seer_tensor *encoder(seer_vqgan *v, seer_ctx *c, const seer_tensor *x) {
     const seer_vqgan_config *g = &v->cfg;
-    scratch_begin(v);
-    seer_ctx *s = v->scratch[0];
+    seer_stages_begin(&v->stages);
+    seer_ctx *s = seer_stages_next(&v->stages, c);
     seer_tensor *h = conv(s, x, v->enc_conv_in, NULL); // [B, H, W, ch]
     for (int i = 0; i < g->n_levels; i++) {
         for (int j = 0; j < g->num_res_blocks; j++) {
-            s = hop(v, c);
+            s = seer_stages_next(&v->stages, c);
             h = res_block_fwd(s, &v->enc[i].blocks[j], h);
         }
         if (i != g->n_levels - 1) h = avg_pool2(s, h); // [B, H / 2, W / 2, C]
     }
-    s = hop(v, c);
+    s = seer_stages_next(&v->stages, c);
     h = res_block_fwd(s, &v->enc_mid[0], h);
-    s = hop(v, c);
+    s = seer_stages_next(&v->stages, c);
     h = res_block_fwd(s, &v->enc_mid[1], h);
-    s = hop(v, c);
+    s = seer_stages_next(&v->stages, c);
     h = norm_swish(s, h, v->enc_norm_w, v->enc_norm_b);
     h = conv(s, h, v->enc_conv_out_w, v->enc_conv_out_b); // [B, h, w, z_channels]
-    return scratch_end(v, c, h);
+    return seer_stages_end(&v->stages, c, h);
 }
 
 seer_tensor *seer_vqgan_quantize(seer_vqgan *v, seer_ctx *c, const seer_tensor *z) {
@@ -487,29 +451,29 @@ seer_tensor *seer_vqgan_decode_latents(seer_vqgan *v, seer_ctx *c, const seer_te
         return NULL;
     }
     if (zq->dtype != v->dt) zq = seer_to(c, zq, v->dt);
-    scratch_begin(v);
-    seer_ctx *s = v->scratch[0];
+    seer_stages_begin(&v->stages);
+    seer_ctx *s = seer_stages_next(&v->stages, c);
     seer_tensor *h = conv(s, zq, v->dec_conv_in_w, v->dec_conv_in_b); // [B, h, w, C]
-    s = hop(v, c);
+    s = seer_stages_next(&v->stages, c);
     h = res_block_fwd(s, &v->dec_mid[0], h);
-    s = hop(v, c);
+    s = seer_stages_next(&v->stages, c);
     h = res_block_fwd(s, &v->dec_mid[1], h);
     for (int i = g->n_levels - 1; i >= 0; i--) {
         for (int j = 0; j < g->num_res_blocks; j++) {
-            s = hop(v, c);
+            s = seer_stages_next(&v->stages, c);
             h = res_block_fwd(s, &v->dec[i].blocks[j], h);
         }
         if (i != 0 && h) {
-            s = hop(v, c);
+            s = seer_stages_next(&v->stages, c);
             h = seer_resize(s, h, (int)h->shape[1] * 2, (int)h->shape[2] * 2, SEER_RESIZE_NEAREST,
                             false);
             h = conv(s, h, v->dec[i].up_conv_w, v->dec[i].up_conv_b); // [B, 2h, 2w, C]
         }
     }
-    s = hop(v, c);
+    s = seer_stages_next(&v->stages, c);
     h = norm_swish(s, h, v->dec_norm_w, v->dec_norm_b);
     h = conv(s, h, v->dec_conv_out_w, v->dec_conv_out_b); // [B, H, W, out_ch]
-    return scratch_end(v, c, h);
+    return seer_stages_end(&v->stages, c, h);
 }
 
 // Elementwise clamp to [lo, hi] with broadcast scalars.
