@@ -77,17 +77,22 @@ void seer_weights_free(seer_weights *w) {
     free(w);
 }
 
+// arr (capacity *cap, n used) with room for one more element of `elem` bytes: the capacity
+// doubles (64 first) when full. NULL when that fails; arr is then left as it was.
+static void *grow_array(void *arr, int *cap, int n, size_t elem) {
+    if (n < *cap) return arr;
+    int c = *cap ? 2 * *cap : 64;
+    void *p = realloc(arr, (size_t)c * elem);
+    if (p) *cap = c;
+    return p;
+}
+
 // Uploads `bytes` of host data (already in dt) as a new weight.
 static seer_tensor *add_bytes(seer_weights *w, const char *name, seer_dtype dt, int ndim,
                               const int64_t *shape, const void *host, size_t bytes) {
-    if (!grow_table(w)) goto oom;
-    if (w->n == w->cap) {
-        int cap = w->cap ? 2 * w->cap : 64;
-        weight **items = realloc(w->items, (size_t)cap * sizeof *items);
-        if (!items) goto oom;
-        w->items = items;
-        w->cap = cap;
-    }
+    weight **items = grow_table(w) ? grow_array(w->items, &w->cap, w->n, sizeof *items) : NULL;
+    if (!items) goto oom;
+    w->items = items;
     weight *it = calloc(1, sizeof *it);
     char *nm = strdup(name);
     if (!it || !nm) {
@@ -284,13 +289,9 @@ seer_status seer_st_check_unexpected(const seer_st_file *f, const char *const *k
 }
 
 static bool note_used(seer_st_reader *r, const char *name) {
-    if (r->n_used == r->cap_used) {
-        int cap = r->cap_used ? 2 * r->cap_used : 64;
-        char **p = realloc(r->used, (size_t)cap * sizeof *p);
-        if (!p) return false;
-        r->used = p;
-        r->cap_used = cap;
-    }
+    char **used = grow_array(r->used, &r->cap_used, r->n_used, sizeof *used);
+    if (!used) return false;
+    r->used = used;
     if (!(r->used[r->n_used] = strdup(name))) return false;
     r->n_used++;
     return true;
