@@ -17,42 +17,43 @@ out=${OUT:-/tmp}
 log=$out/switches.log
 python3 bench/torch_models.py --out /tmp/switch_models --ref .gpu/ref --models biformer_tiny,halonet50ts,van_b2,volo_d1_224 \
   --export-only 2>&1 | grep -v Warning || true
+# One timed model run with a switch set: VAR VALUE MODEL PRECISION BATCH [seer_bench args...]
+model_run() {
+  local var=$1 val=$2 m=$3 prec=$4 batch=$5
+  shift 5
+  env "$var=$val" "$SEER_BIN"/seer_bench model --weights "/tmp/switch_models/$m.safetensors" \
+    --device cuda --precision "$prec" --batch "$batch" --iters 5 "$@" 2>&1
+}
+# seer_bench attn with a switch set, the lines matching PATTERN: VAR VALUE SIZE ITERS PATTERN
+attn_run() {
+  env "$1=$2" "$SEER_BIN"/seer_bench attn --size "$3" --batch 64 --iters "$4" --device cuda \
+    --precision bf16 2>&1 | grep -E "$5"
+}
 {
   for on in 1 0; do
     echo "== SEER_ATTN_MMA=$on: seer_bench attn size 224, batch 64, bf16 =="
-    SEER_ATTN_MMA=$on "$SEER_BIN"/seer_bench attn --size 224 --batch 64 --iters 10 --device cuda \
-      --precision bf16 2>&1 | grep -E "dense|Linears"
+    attn_run SEER_ATTN_MMA $on 224 10 "dense|Linears"
   done
   for on in 1 0; do
     echo "== SEER_TOPK_RADIX=$on: seer_bench attn size 512, batch 64, bf16 =="
-    SEER_TOPK_RADIX=$on "$SEER_BIN"/seer_bench attn --size 512 --batch 64 --iters 5 --device cuda \
-      --precision bf16 2>&1 | grep -E "top-n|top-8"
+    attn_run SEER_TOPK_RADIX $on 512 5 "top-n|top-8"
   done
   for on in 1 0; do
     echo "== SEER_REGION_TILE=$on: biformer_tiny bf16 batch 256 =="
-    SEER_REGION_TILE=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/biformer_tiny.safetensors \
-      --device cuda --precision bf16 --batch 256 --iters 5 2>&1
+    model_run SEER_REGION_TILE $on biformer_tiny bf16 256
   done
   for on in 1 0; do
     echo "== SEER_CUDNN_FIND=$on: halonet50ts bf16 batch 256 =="
-    SEER_CUDNN_FIND=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/halonet50ts.safetensors \
-      --device cuda --precision bf16 --batch 256 --size 256 --iters 5 2>&1
+    model_run SEER_CUDNN_FIND $on halonet50ts bf16 256 --size 256
   done
   for on in 1 0; do
-    echo "== SEER_DW_KERNEL=$on: van_b2 bf16 batch 256 =="
-    SEER_DW_KERNEL=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/van_b2.safetensors \
-      --device cuda --precision bf16 --batch 256 --iters 5 2>&1
-    echo "== SEER_DW_KERNEL=$on: van_b2 f32 batch 64 =="
-    SEER_DW_KERNEL=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/van_b2.safetensors \
-      --device cuda --precision f32 --batch 64 --iters 5 2>&1
+    echo "== SEER_DW_KERNEL=$on: van_b2 bf16 batch 256, f32 batch 64 =="
+    model_run SEER_DW_KERNEL $on van_b2 bf16 256
+    model_run SEER_DW_KERNEL $on van_b2 f32 64
   done
   for on in 1 0; do
     echo "== SEER_CUDA_FUSED=$on: biformer_tiny, van_b2, volo_d1_224 bf16 batch 256, DeiT-S Linears =="
-    for m in biformer_tiny van_b2 volo_d1_224; do
-      SEER_CUDA_FUSED=$on "$SEER_BIN"/seer_bench model --weights /tmp/switch_models/$m.safetensors \
-        --device cuda --precision bf16 --batch 256 --iters 5 2>&1
-    done
-    SEER_CUDA_FUSED=$on "$SEER_BIN"/seer_bench attn --size 224 --batch 64 --iters 10 --device cuda \
-      --precision bf16 2>&1 | grep -E "Linears"
+    for m in biformer_tiny van_b2 volo_d1_224; do model_run SEER_CUDA_FUSED $on $m bf16 256; done
+    attn_run SEER_CUDA_FUSED $on 224 10 "Linears"
   done
 } 2>&1 | tee "$log"
