@@ -103,22 +103,16 @@ static seer_status lt_build(cublasLtHandle_t h, lt_plan *p, const void *bias) {
     cublasLtMatmulPreference_t pref = nullptr;
     SEER_TRY(SEER_CU(cublasLtMatmulPreferenceCreate(&pref)));
     size_t ws = LT_WS_BYTES;
-    uint32_t al[4] = {(uint32_t)s.align_b, (uint32_t)s.align_a, (uint32_t)s.align_c,
-                      (uint32_t)s.align_d};
     seer_status st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-    if (st == SEER_STATUS_OK)
-        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
-            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0], sizeof al[0]));
-    if (st == SEER_STATUS_OK)
-        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
-            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1], sizeof al[1]));
-    if (st == SEER_STATUS_OK)
-        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
-            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], sizeof al[2]));
-    if (st == SEER_STATUS_OK)
-        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(
-            pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[3], sizeof al[3]));
+    // The operands' alignments (cuBLASLt's A is our b, its B our a).
+    const cublasLtMatmulPreferenceAttributes_t which[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    const uint32_t al[4] = {(uint32_t)s.align_b, (uint32_t)s.align_a, (uint32_t)s.align_c,
+                            (uint32_t)s.align_d};
+    for (int i = 0; i < 4 && st == SEER_STATUS_OK; i++)
+        st = SEER_CU(cublasLtMatmulPreferenceSetAttribute(pref, which[i], &al[i], sizeof al[i]));
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     if (st == SEER_STATUS_OK) {
