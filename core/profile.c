@@ -89,6 +89,8 @@ void seer_profile_op(seer_ctx *c, const char *op, const seer_tensor *out) {
         int i = 0;
         while (i < n_rows && strcmp(rows[i].key, key) != 0) i++;
         if (i == n_rows && n_rows < MAX_ROWS) {
+            rows[i].seconds = 0;  // a row reused after seer_profile_clear starts from nothing
+            rows[i].calls = 0;
             snprintf(rows[i].key, KEY_LEN, "%s", key);
             rows[i].op_len = strlen(op) < KEY_LEN ? strlen(op) : KEY_LEN - 1;
             n_rows++;

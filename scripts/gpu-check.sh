@@ -9,7 +9,7 @@
 #   there:  scripts/gpu-check.sh run           (device tool: carry [".gpu"])
 # On a machine that has both the packages and a GPU, `scripts/gpu-check.sh all` does both.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mode=${1:-all}
 
 pack() {
@@ -66,9 +66,9 @@ run() {
   "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | tee "$out/gpu-check-cuda.log" | grep -E "FAIL|Synthesis|SKIP" | tail -n 40  || true
   echo "== depthwise convolutions through cuDNN (SEER_DW_KERNEL=0) =="
   SEER_DW_KERNEL=0 "$SEER_BIN"/seer_tests --filter 'cuda_conv2d/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
-  echo "== the fused epilogues (SEER_CUDA_FUSED=1): CUDA op tests and model fixtures =="
-  SEER_CUDA_FUSED=1 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
-  SEER_CUDA_FUSED=1 "$SEER_BIN"/seer_tests --filter 'models_cuda/*' --jobs 4 2>&1 | tee "$out/gpu-check-fused.log" | grep -E "FAIL|Synthesis|bf16|f32" | tail -n 60 || true
+  echo "== with the fused epilogues (SEER_CUDA_FUSED=1) and without the tensor-core region attention (SEER_REGION_MMA=0): CUDA op tests and model fixtures =="
+  SEER_CUDA_FUSED=1 SEER_REGION_MMA=0 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
+  SEER_CUDA_FUSED=1 SEER_REGION_MMA=0 "$SEER_BIN"/seer_tests --filter 'models_cuda/*' --jobs 4 2>&1 | tee "$out/gpu-check-fused.log" | grep -E "FAIL|Synthesis|bf16|f32" | tail -n 60 || true
   echo "== whole suite =="
   "$SEER_BIN"/seer_tests --jobs 4 2>&1 | tee "$out/gpu-check-all.log" | grep -E "FAIL|Synthesis" | tail -n 20 || true
   echo "== model golden fixtures on CUDA (F32 and BF16) =="

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The CUDA kernels that replaced slower ones, timed against them in one run (each switch's
 # environment variable brings the old path back): the tensor-core attention (SEER_ATTN_MMA=0:
-# FMA kernel; seer_bench attn, DeiT-S blocks), the tiled region attention (SEER_REGION_TILE=0:
-# one warp per query; biformer_tiny), cuDNN algorithms timed on first use (SEER_CUDNN_FIND=0:
+# FMA kernel; seer_bench attn, DeiT-S blocks), the tensor-core region attention
+# (SEER_REGION_MMA=0: the tiled FMA kernel; biformer_tiny), the tiled region attention
+# (SEER_REGION_TILE=0 with SEER_REGION_MMA=0: one warp per query), cuDNN algorithms timed on first use (SEER_CUDNN_FIND=0:
 # heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2), the
-# fused epilogues (SEER_CUDA_FUSED=1: a Linear's bias and residual in cuBLASLt's epilogue, the
-# residual in the depthwise kernels; off by default until verified) and the radix-select
+# fused epilogues (SEER_CUDA_FUSED=1: a Linear's residual, and in F32 its bias, in cuBLASLt's
+# epilogue, the residual in the depthwise kernels; off by default) and the radix-select
 # top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512). After
 # `scripts/gpu-check.sh pack` here; on the GPU machine with carry [".gpu"]:
 #   bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
@@ -39,8 +40,12 @@ attn_run() {
     attn_run SEER_TOPK_RADIX $on 512 5 "top-n|top-8"
   done
   for on in 1 0; do
-    echo "== SEER_REGION_TILE=$on: biformer_tiny bf16 batch 256 =="
-    model_run SEER_REGION_TILE $on biformer_tiny bf16 256
+    echo "== SEER_REGION_MMA=$on: biformer_tiny bf16 batch 256 =="
+    model_run SEER_REGION_MMA $on biformer_tiny bf16 256
+  done
+  for on in 1 0; do
+    echo "== SEER_REGION_TILE=$on (SEER_REGION_MMA=0): biformer_tiny bf16 batch 256 =="
+    SEER_REGION_MMA=0 model_run SEER_REGION_TILE $on biformer_tiny bf16 256
   done
   for on in 1 0; do
     echo "== SEER_CUDNN_FIND=$on: halonet50ts bf16 batch 256 =="

@@ -23,6 +23,7 @@ static const region_case cases[] = {
     {1, 1, 4, 100, 32, 32, 2}, // CUDA: two query tiles, the last key tile partial
     {2, 2, 9, 16, 40, 48, 3},  // CUDA: D and Dv not multiples of the tile's 16 columns
     {1, 2, 4, 9, 96, 80, 2},   // CUDA: head dims over 64, the one-warp-per-query kernel
+    {2, 2, 9, 20, 64, 64, 5},  // CUDA tensor cores: head dim 64, 2 query chunks, 2 key tiles
 };
 
 static float *randoms(seer_rng *r, int64_t n, seer_dtype dt) {
@@ -137,8 +138,9 @@ static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *t, int64_t off, i
 // q, k, v as strided views of one [B, R, P, m (2 D + Dv)] tensor: the same result as from
 // contiguous copies (CPU), and CUDA's against the CPU's (F32 and BF16).
 Test(region_attention, strided_views_of_one_projection) {
-    const region_case views[] = {{2, 2, 16, 4, 8, 8, 4}, {1, 2, 49, 64, 32, 32, 1},
-                                 {2, 8, 49, 4, 32, 32, 16}, {1, 2, 4, 9, 96, 80, 2}};
+    const region_case views[] = {{2, 2, 16, 4, 8, 8, 4},   {1, 2, 49, 64, 32, 32, 1},
+                                 {2, 8, 49, 4, 32, 32, 16}, {1, 2, 4, 9, 96, 80, 2},
+                                 {1, 2, 9, 20, 64, 64, 5}};
     const bool gpu_too = seer_device_available(SEER_DEVICE_CUDA);
     seer_ctx *cpu = seer_ctx_new(SEER_DEVICE_CPU), *gpu = gpu_too ? seer_ctx_new(SEER_DEVICE_CUDA) : NULL;
     seer_rng rng = seer_rng_new(19);

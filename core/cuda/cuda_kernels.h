@@ -55,5 +55,9 @@ seer_status seer_cuda_halo_attention(seer_tensor *y, const seer_tensor *q, const
                                      const seer_halo_params *p);
 seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
                                        const seer_tensor *v, const seer_tensor *idx, float scale);
+// Its tensor-core path (region_attention_mma.cu): F16/BF16, D == Dv in {32, 64}, rows on
+// 16-byte boundaries; SEER_STATUS_UNSUPPORTED (nothing recorded) for any other case.
+seer_status seer_cuda_region_attention_mma(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
+                                           const seer_tensor *v, const seer_tensor *idx, float scale);
 
 #endif

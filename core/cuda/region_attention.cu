@@ -1,6 +1,8 @@
 // CUDA routed region attention (see seer_region_attention in core/ops.h). The keys are the
 // pixels of the query region's routed regions, read where they are: no gathered copies of K
-// and V, and q, k, v may be strided views (of one qkv projection). Two kernels:
+// and V, and q, k, v may be strided views (of one qkv projection). F16/BF16 with head dims 32
+// or 64 go to the tensor-core kernel (region_attention_mma.cu; SEER_REGION_MMA=0 in the
+// environment keeps them here, to time one against the other). Here, two kernels:
 //  - tiled (head dims up to 64, shared memory within 48 KiB): one block of 128 threads per
 //    (image, head, region, chunk of up to 64 query pixels). Query tile, 64-key tiles of K and V
 //    and the tile's probabilities in shared memory (F32); each thread owns RT query rows x 4
@@ -242,6 +244,11 @@ seer_status seer_cuda_region_attention(seer_tensor *o, const seer_tensor *q, con
         return seer_fail(SEER_STATUS_UNSUPPORTED, "region_attention (cuda): sizes exceed the grid");
     const unsigned blocks = (unsigned)((rows + kWarps - 1) / kWarps);
     static const bool tiled = seer_cu_switch_on("SEER_REGION_TILE");
+    static const bool mma = seer_cu_switch_on("SEER_REGION_MMA");
+    if (mma) { // tensor cores for F16/BF16 with head dims 32 or 64 (region_attention_mma.cu)
+        const seer_status st = seer_cuda_region_attention_mma(o, q, k, v, idx, scale);
+        if (st != SEER_STATUS_UNSUPPORTED) return st;
+    }
     rstrides rs;
     for (int i = 0; i < 4; i++)
         rs.q[i] = q->stride[i], rs.k[i] = k->stride[i], rs.v[i] = v->stride[i],
