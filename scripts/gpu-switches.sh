@@ -7,7 +7,9 @@
 # heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2), the
 # fused epilogues (SEER_CUDA_FUSED=1: a Linear's residual, and in F32 its bias, in cuBLASLt's
 # epilogue, the residual in the depthwise kernels; off by default) and the radix-select
-# top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512). After
+# top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512), and the kernels
+# written after the last GPU run (SEER_CUDA_NEW=1: the vectorized bias add, the channel-pair
+# depthwise kernel; off by default until verified). After
 # `scripts/gpu-check.sh pack` here; on the GPU machine with carry [".gpu"]:
 #   bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
 set -uo pipefail
@@ -55,6 +57,10 @@ attn_run() {
     echo "== SEER_DW_KERNEL=$on: van_b2 bf16 batch 256, f32 batch 64 =="
     model_run SEER_DW_KERNEL $on van_b2 bf16 256
     model_run SEER_DW_KERNEL $on van_b2 f32 64
+  done
+  for on in 1 0; do
+    echo "== SEER_CUDA_NEW=$on: biformer_tiny, van_b2 bf16 batch 256 =="
+    for m in biformer_tiny van_b2; do model_run SEER_CUDA_NEW $on $m bf16 256; done
   done
   for on in 1 0; do
     echo "== SEER_CUDA_FUSED=$on: biformer_tiny, van_b2, volo_d1_224 bf16 batch 256, DeiT-S Linears =="

@@ -373,6 +373,13 @@ Test(cuda_conv2d, fused_residual_relu) {
     run_case("fused depthwise 7x7 dilation 3, relu", op_conv_fused, &dil, d, NIN(d));
     run_case("fused depthwise 3x3 stride 2 + residual, relu", op_conv_fused, &gen, e, NIN(e));
     run_case("fused dense 3x3 + residual, relu", op_conv_fused, &full, f, NIN(f));
+    // Even channel counts (the channel-pair kernel when SEER_CUDA_NEW=1).
+    fused_arg lepe_e = {{.pad_h = 2, .pad_w = 2, .groups = 32}, false};
+    fused_arg pos_e = {{.pad_h = 1, .pad_w = 1, .groups = 64}, true};
+    in_spec g[] = {IN(2, 16, 18, 32), IN(32, 5, 5, 1), PARAM(32), IN(2, 16, 18, 32)};
+    in_spec h[] = {IN(2, 7, 7, 64), IN(64, 3, 3, 1), ABSENT, IN(2, 7, 7, 64)};
+    run_case("fused depthwise 5x5 + residual, 32 channels", op_conv_fused, &lepe_e, g, NIN(g));
+    run_case("fused depthwise 3x3 + residual, relu, 64 channels", op_conv_fused, &pos_e, h, NIN(h));
 }
 
 Test(cuda_conv2d, depthwise) {
@@ -401,6 +408,19 @@ Test(cuda_conv2d, depthwise) {
     run_case("depthwise 3x3 no padding", op_conv, &v3, e, NIN(e));
     run_case("depthwise 7x7 dilation 3 narrow", op_conv, &d7n, f, NIN(f));
     run_case("depthwise 5x5 narrow", op_conv, &d5n, g, NIN(g));
+    // Even channel counts: the channel-pair kernel when SEER_CUDA_NEW=1 (the strip kernel
+    // otherwise), wide and narrow maps, each kernel size.
+    seer_conv2d_params p3e = {.pad_h = 1, .pad_w = 1, .groups = 64};
+    seer_conv2d_params d5e = {.pad_h = 2, .pad_w = 2, .groups = 34};
+    seer_conv2d_params d7e = {.pad_h = 9, .pad_w = 9, .dil_h = 3, .dil_w = 3, .groups = 18};
+    in_spec h[] = {IN(2, 18, 20, 64), IN(64, 3, 3, 1), PARAM(64)};
+    in_spec i[] = {IN(1, 7, 7, 34), IN(34, 5, 5, 1), ABSENT};
+    in_spec j[] = {IN(2, 17, 23, 18), IN(18, 7, 7, 1), PARAM(18)};
+    in_spec k[] = {IN(1, 7, 7, 18), IN(18, 7, 7, 1), ABSENT};
+    run_case("depthwise 3x3, 64 channels", op_conv, &p3e, h, NIN(h));
+    run_case("depthwise 5x5 narrow, 34 channels", op_conv, &d5e, i, NIN(i));
+    run_case("depthwise 7x7 dilation 3, 18 channels", op_conv, &d7e, j, NIN(j));
+    run_case("depthwise 7x7 dilation 3 narrow, 18 channels", op_conv, &d7e, k, NIN(k));
 }
 
 // ---- pooling -------------------------------------------------------------------------------

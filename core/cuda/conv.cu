@@ -16,7 +16,7 @@
 // - otherwise, or when cuDNN refuses the shape: im2col into scratch, then one GEMM per group
 //   and row chunk (a 1x1 stride-1 convolution is a GEMM on x itself).
 // Bias is added by a small epilogue kernel.
-#include "core/cuda/cuda_common.cuh"
+#include "core/cuda/index32.cuh"
 
 // Scratch budget of one im2col chunk, and the most workspace a cuDNN algorithm may take.
 #define CONV_COL_BYTES ((size_t)256 << 20)
@@ -133,6 +133,127 @@ static seer_status launch_depthwise_strip(T *y, const T *x, const T *w, const fl
     return SEER_CU(seer_cu_launched());
 }
 
+// Two neighbouring channels as floats, and back (c even, pointers aligned to the pair).
+__device__ __forceinline__ float2 dw_load2(const float *p) {
+    return *(const float2 *)p;
+}
+__device__ __forceinline__ float2 dw_load2(const __half *p) {
+    return __half22float2(*(const __half2 *)p);
+}
+__device__ __forceinline__ float2 dw_load2(const __nv_bfloat16 *p) {
+    return __bfloat1622float2(*(const __nv_bfloat162 *)p);
+}
+__device__ __forceinline__ void dw_store2(float *p, float a, float b) {
+    *(float2 *)p = make_float2(a, b);
+}
+__device__ __forceinline__ void dw_store2(__half *p, float a, float b) {
+    *(__half2 *)p = __floats2half2_rn(a, b);
+}
+__device__ __forceinline__ void dw_store2(__nv_bfloat16 *p, float a, float b) {
+    *(__nv_bfloat162 *)p = __floats2bfloat162_rn(a, b);
+}
+
+// Sizes of the pair kernel in 32-bit: every element index of x, y and res below 2^31.
+struct dw32_shape {
+    uint32_t total; // B * Ho * strips * C / 2 threads' worth of work
+    int H, W, C, Wo, ph, pw;
+    seer_cu_divider pairs, strips, rows; // by C / 2, strips per row, Ho
+};
+
+// The strip kernel above on two neighbouring channels per thread: one 4- or 8-byte load per
+// input pair instead of two 2- or 4-byte ones, and the thread's output coordinates from
+// multiply-high divisions in 32 bits instead of six 64-bit divisions (those dominated the
+// per-thread work of the small 3x3 and 5x5 convolutions).
+template <typename T, int KH, int KW, int DIL, int TX>
+__global__ void depthwise_pair_kernel(T *y, const T *x, const T *w, const float *bias,
+                                      dw32_shape s, const T *res, bool relu) {
+    constexpr int XS = TX + (KW - 1) * DIL, K = KH * KW;
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < s.total;
+         i += blockDim.x * gridDim.x) {
+        const uint32_t q = s.pairs.div(i), c = 2 * (i - q * s.pairs.d);
+        const uint32_t r = s.strips.div(q), b = s.rows.div(r);
+        const int ox0 = (int)(q - r * s.strips.d) * TX, oy = (int)(r - b * s.rows.d);
+        float w0[K], w1[K];
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            w0[k] = seer_cu_f(w[c * K + k]), w1[k] = seer_cu_f(w[(c + 1) * K + k]);
+        float a0[TX], a1[TX];
+#pragma unroll
+        for (int u = 0; u < TX; u++)
+            a0[u] = 0.0f, a1[u] = 0.0f;
+#pragma unroll
+        for (int ki = 0; ki < KH; ki++) {
+            const int iy = oy - s.ph + ki * DIL;
+            if (iy < 0 || iy >= s.H) continue;
+            const T *row = x + ((uint32_t)(b * s.H + iy) * (uint32_t)s.W) * s.C + c;
+            float2 xs[XS];
+#pragma unroll
+            for (int p = 0; p < XS; p++) {
+                const int ix = ox0 - s.pw + p;
+                xs[p] = ix >= 0 && ix < s.W ? dw_load2(row + (uint32_t)ix * s.C) : make_float2(0.0f, 0.0f);
+            }
+#pragma unroll
+            for (int kj = 0; kj < KW; kj++)
+#pragma unroll
+                for (int u = 0; u < TX; u++) {
+                    a0[u] += xs[u + kj * DIL].x * w0[ki * KW + kj];
+                    a1[u] += xs[u + kj * DIL].y * w1[ki * KW + kj];
+                }
+        }
+        const float b0 = bias ? bias[c] : 0.0f, b1 = bias ? bias[c + 1] : 0.0f;
+        const uint32_t y0 = ((r * (uint32_t)s.Wo) + ox0) * s.C + c; // r = b * Ho + oy
+#pragma unroll
+        for (int u = 0; u < TX; u++) {
+            if (ox0 + u >= s.Wo) break;
+            float v0 = a0[u] + b0, v1 = a1[u] + b1;
+            if (res) {
+                const float2 rv = dw_load2(res + y0 + u * s.C);
+                v0 += rv.x, v1 += rv.y;
+            }
+            if (relu) v0 = v0 < 0.0f ? 0.0f : v0, v1 = v1 < 0.0f ? 0.0f : v1; // NaN stays NaN
+            dw_store2(y + y0 + u * s.C, v0, v1);
+        }
+    }
+}
+
+// The pair kernel for a stride-1 KH x KW (dilation DIL) case when it applies (SEER_CUDA_NEW=1,
+// C even, pointers aligned to a pair, 32-bit sizes); false: use the strip kernel.
+template <typename T, int KH, int KW, int DIL>
+static bool launch_depthwise_pair(seer_status *st, T *y, const T *x, const T *w,
+                                  const float *bias, const conv_shape &s, const T *res, bool relu) {
+    const uintptr_t al = 2 * sizeof(T);
+    const int64_t lim = (int64_t)1 << 31;
+    if (!seer_cu_new_on() || s.C % 2 || (uintptr_t)x % al || (uintptr_t)y % al ||
+        (res && (uintptr_t)res % al) || s.B * s.H * s.W * s.C >= lim ||
+        s.B * s.Ho * s.Wo * s.C >= lim)
+        return false;
+    const bool wide = s.Wo >= 16; // narrow maps (7 wide) take shorter strips
+    const int tx = wide ? 8 : 4;
+    const int64_t strips = (s.Wo + tx - 1) / tx, total = s.B * s.Ho * strips * (s.C / 2);
+    dw32_shape d;
+    d.total = (uint32_t)total;
+    d.H = (int)s.H, d.W = (int)s.W, d.C = (int)s.C, d.Wo = (int)s.Wo, d.ph = s.ph, d.pw = s.pw;
+    d.pairs = seer_cu_make_divider((uint32_t)(s.C / 2));
+    d.strips = seer_cu_make_divider((uint32_t)strips);
+    d.rows = seer_cu_make_divider((uint32_t)s.Ho);
+    if (wide)
+        depthwise_pair_kernel<T, KH, KW, DIL, 8>
+            <<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(y, x, w, bias, d, res, relu);
+    else
+        depthwise_pair_kernel<T, KH, KW, DIL, 4>
+            <<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(y, x, w, bias, d, res, relu);
+    *st = SEER_CU(seer_cu_launched());
+    return true;
+}
+
+template <typename T, int KH, int KW, int DIL>
+static seer_status launch_depthwise_unit(T *y, const T *x, const T *w, const float *bias,
+                                         const conv_shape &s, const T *res, bool relu) {
+    seer_status st;
+    if (launch_depthwise_pair<T, KH, KW, DIL>(&st, y, x, w, bias, s, res, relu)) return st;
+    return launch_depthwise_strip<T, KH, KW, DIL>(y, x, w, bias, s, res, relu);
+}
+
 // res: y's shape and dtype, contiguous, or NULL.
 static seer_status conv_depthwise(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                   const float *bias, const conv_shape &s,
@@ -145,11 +266,11 @@ static seer_status conv_depthwise(seer_tensor *y, const seer_tensor *x, const se
         const T *xp = (const T *)x->data, *wp = (const T *)w->data;
         const T *rp = res ? (const T *)res->data : nullptr;
         if (unit && s.kh == 3 && s.kw == 3 && s.dh == 1)
-            return launch_depthwise_strip<T, 3, 3, 1>(yp, xp, wp, bias, s, rp, relu);
+            return launch_depthwise_unit<T, 3, 3, 1>(yp, xp, wp, bias, s, rp, relu);
         if (unit && s.kh == 5 && s.kw == 5 && s.dh == 1)
-            return launch_depthwise_strip<T, 5, 5, 1>(yp, xp, wp, bias, s, rp, relu);
+            return launch_depthwise_unit<T, 5, 5, 1>(yp, xp, wp, bias, s, rp, relu);
         if (unit && s.kh == 7 && s.kw == 7 && s.dh == 3)
-            return launch_depthwise_strip<T, 7, 7, 3>(yp, xp, wp, bias, s, rp, relu);
+            return launch_depthwise_unit<T, 7, 7, 3>(yp, xp, wp, bias, s, rp, relu);
         depthwise_kernel<T><<<seer_cu_blocks(total), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
             yp, xp, wp, bias, s, rp, relu);
         return SEER_CU(seer_cu_launched());

@@ -18,6 +18,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <initializer_list>
 #ifdef SEER_CUDNN
 #include <cudnn.h>
 #endif
@@ -138,6 +139,18 @@ inline bool seer_cu_fused_on(void) {
     return on;
 }
 
+// The kernels written after the last GPU run (the vectorized bias kernel, the channel-pair
+// depthwise kernel): off unless SEER_CUDA_NEW=1 until their CUDA tests have passed on a GPU
+// (scripts/gpu-check.sh runs them with it on, scripts/gpu-switches.sh times on against off).
+// Off, the kernels they replace run. Read once.
+inline bool seer_cu_new_on(void) {
+    static const bool on = [] {
+        const char *e = getenv("SEER_CUDA_NEW");
+        return e && strcmp(e, "1") == 0;
+    }();
+    return on;
+}
+
 inline cudaStream_t seer_cu_stream(void) {
     return 0;
 }
@@ -225,6 +238,23 @@ inline unsigned seer_cu_blocks(int64_t n, int threads = SEER_CU_THREADS) {
 #define SEER_CU_FOR(i, n)                                                                          \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
          i += (int64_t)blockDim.x * gridDim.x)
+
+// Contiguous elementwise kernels move SEER_CU_VEC elements per thread in one load (8 or 16
+// bytes) when every pointer is aligned to that; the last n % SEER_CU_VEC elements go through a
+// scalar kernel.
+#define SEER_CU_VEC 4
+template <typename T> struct alignas(sizeof(T) * SEER_CU_VEC) seer_cu_vec {
+    T v[SEER_CU_VEC];
+};
+
+// Elements that the vector kernels can take from pointers ps (all of T): a multiple of
+// SEER_CU_VEC, or 0 when a pointer is not aligned to a whole pack.
+template <typename T>
+inline int64_t seer_cu_vec_elems(int64_t n, std::initializer_list<const void *> ps) {
+    for (const void *p : ps)
+        if ((uintptr_t)p % sizeof(seer_cu_vec<T>)) return 0;
+    return n - n % SEER_CU_VEC;
+}
 
 // Float sum over a warp (all 32 lanes must call).
 __device__ __forceinline__ float seer_cu_warp_sum(float v) {

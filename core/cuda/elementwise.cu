@@ -26,32 +26,17 @@ __global__ void unary_kernel(T *y, const T *x, int64_t n, seer_unary_op op, floa
     SEER_CU_FOR(i, n) y[i] = seer_cu_store<T>(unary_apply(op, seer_cu_f(x[i]), alpha, beta));
 }
 
-// Contiguous elementwise kernels move kVec elements per thread and load (8 or 16 bytes) when
-// every pointer is aligned to that; the last n % kVec elements go through the scalar kernel.
-constexpr int kVec = 4;
-template <typename T> struct alignas(sizeof(T) * kVec) vec_pack {
-    T v[kVec];
-};
-
 template <typename T>
 __global__ void unary_vec_kernel(T *y, const T *x, int64_t nvec, seer_unary_op op, float alpha,
                                  float beta) {
     SEER_CU_FOR(i, nvec) {
-        const vec_pack<T> p = ((const vec_pack<T> *)x)[i];
-        vec_pack<T> r;
+        const seer_cu_vec<T> p = ((const seer_cu_vec<T> *)x)[i];
+        seer_cu_vec<T> r;
 #pragma unroll
-        for (int j = 0; j < kVec; j++)
+        for (int j = 0; j < SEER_CU_VEC; j++)
             r.v[j] = seer_cu_store<T>(unary_apply(op, seer_cu_f(p.v[j]), alpha, beta));
-        ((vec_pack<T> *)y)[i] = r;
+        ((seer_cu_vec<T> *)y)[i] = r;
     }
-}
-
-// Elements that the vector kernels can take from pointers ps (all of T): a multiple of kVec,
-// or 0 when a pointer is not aligned to a whole pack.
-template <typename T> static int64_t vec_elems(int64_t n, std::initializer_list<const void *> ps) {
-    for (const void *p : ps)
-        if ((uintptr_t)p % sizeof(vec_pack<T>)) return 0;
-    return n - n % kVec;
 }
 
 seer_status seer_cuda_unary(seer_tensor *y, const seer_tensor *x, seer_unary_op op, float alpha,
@@ -70,10 +55,10 @@ seer_status seer_cuda_unary(seer_tensor *y, const seer_tensor *x, seer_unary_op 
     if (n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(x->dtype, "unary", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        const int64_t nv = vec_elems<T>(n, {x->data, y->data});
+        const int64_t nv = seer_cu_vec_elems<T>(n, {x->data, y->data});
         if (nv)
-            unary_vec_kernel<T><<<seer_cu_blocks(nv / kVec), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (T *)y->data, (const T *)x->data, nv / kVec, op, alpha, beta);
+            unary_vec_kernel<T><<<seer_cu_blocks(nv / SEER_CU_VEC), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (T *)y->data, (const T *)x->data, nv / SEER_CU_VEC, op, alpha, beta);
         if (n > nv)
             unary_kernel<T><<<seer_cu_blocks(n - nv), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
                 (T *)y->data + nv, (const T *)x->data + nv, n - nv, op, alpha, beta);
@@ -137,12 +122,12 @@ __global__ void binary_contig_kernel(T *y, const T *a, const T *b, int64_t n, se
 template <typename T>
 __global__ void binary_vec_kernel(T *y, const T *a, const T *b, int64_t nvec, seer_binary_op op) {
     SEER_CU_FOR(i, nvec) {
-        const vec_pack<T> pa = ((const vec_pack<T> *)a)[i], pb = ((const vec_pack<T> *)b)[i];
-        vec_pack<T> r;
+        const seer_cu_vec<T> pa = ((const seer_cu_vec<T> *)a)[i], pb = ((const seer_cu_vec<T> *)b)[i];
+        seer_cu_vec<T> r;
 #pragma unroll
-        for (int j = 0; j < kVec; j++)
+        for (int j = 0; j < SEER_CU_VEC; j++)
             r.v[j] = seer_cu_store<T>(binary_apply(op, seer_cu_f(pa.v[j]), seer_cu_f(pb.v[j])));
-        ((vec_pack<T> *)y)[i] = r;
+        ((seer_cu_vec<T> *)y)[i] = r;
     }
 }
 
@@ -187,10 +172,10 @@ seer_status seer_cuda_binary(seer_tensor *y, const seer_tensor *a, const seer_te
             binary_strided_kernel32<T><<<seer_cu_blocks(n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
                 (T *)y->data, (const T *)a->data, (const T *)b->data, ix, (uint32_t)n, op);
         else if (contig) {
-            const int64_t nv = vec_elems<T>(n, {y->data, a->data, b->data});
+            const int64_t nv = seer_cu_vec_elems<T>(n, {y->data, a->data, b->data});
             if (nv)
-                binary_vec_kernel<T><<<seer_cu_blocks(nv / kVec), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                    (T *)y->data, (const T *)a->data, (const T *)b->data, nv / kVec, op);
+                binary_vec_kernel<T><<<seer_cu_blocks(nv / SEER_CU_VEC), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                    (T *)y->data, (const T *)a->data, (const T *)b->data, nv / SEER_CU_VEC, op);
             if (n > nv)
                 binary_contig_kernel<T><<<seer_cu_blocks(n - nv), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
                     (T *)y->data + nv, (const T *)a->data + nv, (const T *)b->data + nv, n - nv, op);

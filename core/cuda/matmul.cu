@@ -4,7 +4,7 @@
 // column-major [c, r] matrix with the same ld, i.e. its transpose. So the row-major
 // C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T: swap the operands,
 // keep each one's transpose flag and leading dimension.
-#include "core/cuda/cuda_common.cuh"
+#include "core/cuda/index32.cuh"
 
 static cudaDataType_t cublas_type(seer_dtype dt) {
     return dt == SEER_F16 ? CUDA_R_16F : dt == SEER_BF16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -49,10 +49,32 @@ __global__ void add_bias_kernel(T *y, const float *bias, int64_t rows, int64_t n
     SEER_CU_FOR(i, rows * n) y[i] = seer_cu_store<T>(seer_cu_f(y[i]) + bias[i % n]);
 }
 
+// The same, SEER_CU_VEC elements per thread in one load and store, 32-bit index math (the
+// column by a multiply-high): n a multiple of SEER_CU_VEC, y aligned to a pack, fewer than 2^31
+// packs. cols: a divider by n / SEER_CU_VEC.
+template <typename T>
+__global__ void add_bias_vec_kernel(T *y, const float *bias, uint32_t packs, seer_cu_divider cols) {
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += blockDim.x * gridDim.x) {
+        const uint32_t c = (i - cols.div(i) * cols.d) * SEER_CU_VEC;
+        seer_cu_vec<T> p = ((seer_cu_vec<T> *)y)[i];
+#pragma unroll
+        for (int j = 0; j < SEER_CU_VEC; j++)
+            p.v[j] = seer_cu_store<T>(seer_cu_f(p.v[j]) + bias[c + j]);
+        ((seer_cu_vec<T> *)y)[i] = p;
+    }
+}
+
 seer_status seer_cu_add_bias(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias) {
     if (!bias || rows * n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(dt, "bias", [&](auto tag) {
         using T = typename decltype(tag)::type;
+        const int64_t packs = rows * n / SEER_CU_VEC;
+        if (seer_cu_new_on() && n % SEER_CU_VEC == 0 && packs < ((int64_t)1 << 31) &&
+            seer_cu_vec_elems<T>(rows * n, {y}) == rows * n) {
+            add_bias_vec_kernel<T><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+                (T *)y, bias, (uint32_t)packs, seer_cu_make_divider((uint32_t)(n / SEER_CU_VEC)));
+            return SEER_CU(seer_cu_launched());
+        }
         add_bias_kernel<T><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
             (T *)y, bias, rows, n);
         return SEER_CU(seer_cu_launched());
