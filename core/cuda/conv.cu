@@ -566,14 +566,10 @@ static seer_status conv_run(seer_tensor *y, const seer_tensor *x, const seer_ten
             seer_tensor_shape_str(y, by, sizeof by), s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups);
     SEER_TRY(seer_cu_need_dtype("conv2d", "w", w, x->dtype));
     SEER_TRY(seer_cu_need_dtype("conv2d", "y", y, x->dtype));
-    SEER_TRY(seer_cu_need_dtype("conv2d", "bias", b, SEER_F32));
     SEER_TRY(seer_cu_need_contig("conv2d", "x", x));
     SEER_TRY(seer_cu_need_contig("conv2d", "w", w));
     SEER_TRY(seer_cu_need_contig("conv2d", "y", y));
-    SEER_TRY(seer_cu_need_contig("conv2d", "bias", b));
-    if (b && (b->ndim != 1 || b->shape[0] != s.O))
-        return seer_fail(SEER_STATUS_SHAPE, "conv2d (cuda): bias %s, expected [%lld] f32",
-                         seer_tensor_shape_str(b, bw, sizeof bw), (long long)s.O);
+    SEER_TRY(seer_cu_need_param("conv2d", "bias", b, s.O));
     if (!seer_dtype_is_float(x->dtype))
         return seer_fail(SEER_STATUS_UNSUPPORTED, "conv2d (cuda): dtype %s",
                          seer_dtype_name(x->dtype));

@@ -171,6 +171,17 @@ inline seer_status seer_cu_need_dtype(const char *op, const char *what, const se
                      seer_dtype_name(t->dtype), seer_dtype_name(dt));
 }
 
+// A parameter vector (bias, norm weight, statistics): NULL, or a contiguous F32 [n].
+inline seer_status seer_cu_need_param(const char *op, const char *what, const seer_tensor *p,
+                                      int64_t n) {
+    if (!p) return SEER_STATUS_OK;
+    char bp[128];
+    if (p->ndim != 1 || p->shape[0] != n || p->dtype != SEER_F32 || !seer_tensor_is_contiguous(p))
+        return seer_fail(SEER_STATUS_SHAPE, "%s (cuda): %s is %s, expected [%lld] f32", op, what,
+                         seer_tensor_shape_str(p, bp, sizeof bp), (long long)n);
+    return SEER_STATUS_OK;
+}
+
 inline bool seer_cu_fits_int(int64_t v) {
     return v >= 0 && v <= 0x7fffffff;
 }

@@ -117,14 +117,10 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
                          seer_tensor_shape_str(out, bo, sizeof bo));
     SEER_TRY(seer_cu_need_dtype("matmul", "a", a, out->dtype));
     SEER_TRY(seer_cu_need_dtype("matmul", "b", b, out->dtype));
-    SEER_TRY(seer_cu_need_dtype("matmul", "bias", bias, SEER_F32));
     SEER_TRY(seer_cu_need_contig("matmul", "a", a));
     SEER_TRY(seer_cu_need_contig("matmul", "b", b));
     SEER_TRY(seer_cu_need_contig("matmul", "out", out));
-    SEER_TRY(seer_cu_need_contig("matmul", "bias", bias));
-    if (bias && (bias->ndim != 1 || bias->shape[0] != N))
-        return seer_fail(SEER_STATUS_SHAPE, "matmul (cuda): bias %s, expected [%lld] f32",
-                         seer_tensor_shape_str(bias, bb, sizeof bb), (long long)N);
+    SEER_TRY(seer_cu_need_param("matmul", "bias", bias, N));
     if (B == 0 || M == 0 || N == 0) return SEER_STATUS_OK;
 
     if (K == 0) {
@@ -164,16 +160,12 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
     SEER_TRY(seer_cu_need_dtype("linear_add", "w", w, x->dtype));
     SEER_TRY(seer_cu_need_dtype("linear_add", "y", y, x->dtype));
     SEER_TRY(seer_cu_need_dtype("linear_add", "residual", r, x->dtype));
-    SEER_TRY(seer_cu_need_dtype("linear_add", "bias", b, SEER_F32));
     SEER_TRY(seer_cu_need_contig("linear_add", "x", x));
     SEER_TRY(seer_cu_need_contig("linear_add", "w", w));
     SEER_TRY(seer_cu_need_contig("linear_add", "y", y));
     SEER_TRY(seer_cu_need_contig("linear_add", "residual", r));
-    SEER_TRY(seer_cu_need_contig("linear_add", "bias", b));
     const int64_t rows = x->shape[0], K = x->shape[1], N = w->shape[0];
-    if (b && (b->ndim != 1 || b->shape[0] != N))
-        return seer_fail(SEER_STATUS_SHAPE, "linear_add (cuda): bias %s, expected [%lld] f32",
-                         seer_tensor_shape_str(b, bw, sizeof bw), (long long)N);
+    SEER_TRY(seer_cu_need_param("linear_add", "bias", b, N));
     if (rows == 0 || N == 0) return SEER_STATUS_OK;
     const float *bias = b ? (const float *)b->data : nullptr;
     bool done = false;

@@ -47,16 +47,6 @@ static seer_status check_same(const char *op, const seer_tensor *y, const seer_t
     return seer_cu_need_contig(op, "y", y);
 }
 
-// p must be NULL or a contiguous F32 [n].
-static seer_status check_param(const char *op, const char *what, const seer_tensor *p, int64_t n) {
-    if (!p) return SEER_STATUS_OK;
-    char bp[128];
-    if (p->ndim != 1 || p->shape[0] != n || p->dtype != SEER_F32 || !seer_tensor_is_contiguous(p))
-        return seer_fail(SEER_STATUS_SHAPE, "%s (cuda): %s is %s, expected [%lld] f32", op, what,
-                         seer_tensor_shape_str(p, bp, sizeof bp), (long long)n);
-    return SEER_STATUS_OK;
-}
-
 static const float *fptr(const seer_tensor *t) {
     return t ? (const float *)t->data : nullptr;
 }
@@ -66,8 +56,8 @@ static seer_status row_norm(const char *op, seer_tensor *y, const seer_tensor *x
                             const seer_tensor *w, const seer_tensor *b, float eps) {
     SEER_TRY(check_same(op, y, x));
     int64_t C = x->shape[x->ndim - 1];
-    SEER_TRY(check_param(op, "weight", w, C));
-    SEER_TRY(check_param(op, "bias", b, C));
+    SEER_TRY(seer_cu_need_param(op, "weight", w, C));
+    SEER_TRY(seer_cu_need_param(op, "bias", b, C));
     int64_t n = seer_tensor_numel(x);
     if (n == 0) return SEER_STATUS_OK;
     int64_t rows = n / C;
@@ -131,8 +121,8 @@ seer_status seer_cuda_group_norm(seer_tensor *y, const seer_tensor *x, int group
     if (x->ndim < 2 || groups < 1 || C % groups)
         return seer_fail(SEER_STATUS_SHAPE, "group_norm (cuda): x %s with %d groups",
                          seer_tensor_shape_str(x, bx, sizeof bx), groups);
-    SEER_TRY(check_param("group_norm", "weight", w, C));
-    SEER_TRY(check_param("group_norm", "bias", b, C));
+    SEER_TRY(seer_cu_need_param("group_norm", "weight", w, C));
+    SEER_TRY(seer_cu_need_param("group_norm", "bias", b, C));
     int64_t n = seer_tensor_numel(x);
     if (n == 0) return SEER_STATUS_OK;
     int64_t B = x->shape[0], S = n / (B * C);
@@ -167,10 +157,10 @@ seer_status seer_cuda_batch_norm(seer_tensor *y, const seer_tensor *x, const see
     int64_t C = x->shape[x->ndim - 1];
     if (!mean || !var)
         return seer_fail(SEER_STATUS_ARG, "batch_norm (cuda): running mean and var are required");
-    SEER_TRY(check_param("batch_norm", "mean", mean, C));
-    SEER_TRY(check_param("batch_norm", "var", var, C));
-    SEER_TRY(check_param("batch_norm", "weight", w, C));
-    SEER_TRY(check_param("batch_norm", "bias", b, C));
+    SEER_TRY(seer_cu_need_param("batch_norm", "mean", mean, C));
+    SEER_TRY(seer_cu_need_param("batch_norm", "var", var, C));
+    SEER_TRY(seer_cu_need_param("batch_norm", "weight", w, C));
+    SEER_TRY(seer_cu_need_param("batch_norm", "bias", b, C));
     int64_t n = seer_tensor_numel(x);
     if (n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(x->dtype, "batch_norm", [&](auto tag) {
