@@ -274,7 +274,7 @@ static seer_tensor *block_forward(seer_ctx *c, const block *b, seer_tensor *x,
     x = b->routed ? biformer_bra_forward(c, &b->bra, y, x, view)
                   : biformer_mhsa_forward(c, &b->mhsa, y, x); // x + attn(norm1(x))
     y = seer_layer_norm(c, x, b->norm2_w, b->norm2_b, LN_EPS);
-    y = seer_gelu(c, seer_linear(c, y, b->fc1_w, b->fc1_b));
+    y = seer_linear_gelu(c, y, b->fc1_w, b->fc1_b);
     return seer_linear_add(c, y, b->fc2_w, b->fc2_b, x); // x + mlp(norm2(x)): [B, H, W, C]
 }
 

@@ -114,6 +114,10 @@ typedef struct seer_backend {
     // dtype, contiguous. NULL: seer_linear_add composes linear and add. See seer_linear_add.
     seer_status (*linear_add)(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                               const seer_tensor *b, const seer_tensor *r);
+    // y = GELU(x w^T + b) (erf form): x [rows, K], w [N, K], b F32 [N] or NULL, y [rows, N];
+    // one float dtype, contiguous. NULL: seer_linear_gelu composes linear and gelu.
+    seer_status (*linear_gelu)(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                               const seer_tensor *b);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

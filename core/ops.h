@@ -55,6 +55,10 @@ seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w
 // block ends: on CUDA one GEMM with both sums in its epilogue; elsewhere linear, then add.
 seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
                              const seer_tensor *b, const seer_tensor *residual);
+// seer_gelu(seer_linear(x, w, b)), a transformer MLP's first half: on CUDA the bias and the GELU
+// in one pass over the GEMM's output (SEER_CUDA_NEW=1 until run on a GPU); elsewhere the two ops.
+seer_tensor *seer_linear_gelu(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                              const seer_tensor *b);
 
 // ---- convolution and pooling (NHWC) --------------------------------------------------------
 typedef struct seer_conv2d_params {

@@ -131,32 +131,53 @@ seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w
     return y ? seer_reshape(c, y, 1, &w->shape[0]) : NULL;
 }
 
-seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
-                             const seer_tensor *b, const seer_tensor *residual) {
-    SEER_OP_BEGIN(c, "linear_add", x, w, residual);
-    const seer_backend *be = seer_op_backend(c);
-    if (!be->linear_add || x->ndim < 2) return seer_add(c, residual, seer_linear(c, x, w, b));
-    char sx[128], sw[128], sr[128];
+// The checks and the 2-D views of a Linear run as one GEMM over rows (linear_add, linear_gelu):
+// x [..., K] and w [N, K] of x's float dtype, b F32 [N] or NULL. Returns y [..., N] allocated
+// (NULL after recording a failure), with *x_io and *w_io made contiguous and *x2, *y2 their
+// [rows, K] and [rows, N] views; *rows is 0 when there is nothing to compute.
+static seer_tensor *linear_rows(seer_ctx *c, const char *op, const seer_tensor **x_io,
+                                const seer_tensor **w_io, const seer_tensor *b, seer_tensor *x2,
+                                seer_tensor *y2, int64_t *rows) {
+    const seer_tensor *x = *x_io, *w = *w_io;
+    char sx[128], sw[128];
     const int64_t K = x->shape[x->ndim - 1];
-    if (!seer_op_check_float(c, "linear_add", x)) return NULL;
+    *rows = 0;
+    if (!seer_op_check_float(c, op, x)) return NULL;
     if (w->ndim != 2 || w->shape[1] != K || w->dtype != x->dtype) {
         seer_ctx_fail(c, SEER_STATUS_SHAPE,
-                      "linear_add: weight must be [out, in] of x's dtype with in = x's last dim; "
+                      "%s: weight must be [out, in] of x's dtype with in = x's last dim; "
                       "x %s %s, weight%s%s %s %s",
-                      seer_dtype_name(x->dtype), seer_tensor_shape_str(x, sx, sizeof sx),
+                      op, seer_dtype_name(x->dtype), seer_tensor_shape_str(x, sx, sizeof sx),
                       w->name ? " " : "", w->name ? w->name : "", seer_dtype_name(w->dtype),
                       seer_tensor_shape_str(w, sw, sizeof sw));
         return NULL;
     }
     const int64_t N = w->shape[0];
-    if (!seer_op_check_param(c, "linear_add", "bias", b, N)) return NULL;
+    if (!seer_op_check_param(c, op, "bias", b, N)) return NULL;
     int64_t shape[SEER_MAX_DIMS];
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     shape[x->ndim - 1] = N;
-    bool same = residual->ndim == x->ndim && residual->dtype == x->dtype;
+    seer_tensor *y = seer_ctx_tensor(c, x->dtype, x->ndim, shape);
+    if (!y) return NULL;
+    const int64_t n = N ? seer_tensor_numel(y) / N : 0;
+    if (n == 0 || N == 0) return y;
+    if (!(*x_io = x = seer_op_contig(c, x)) || !(*w_io = seer_op_contig(c, w))) return NULL;
+    *x2 = seer_tensor_wrap(x->data, x->dtype, x->device, 2, (int64_t[]){n, K});
+    *y2 = seer_tensor_wrap(y->data, y->dtype, y->device, 2, (int64_t[]){n, N});
+    *rows = n;
+    return y;
+}
+
+seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                             const seer_tensor *b, const seer_tensor *residual) {
+    SEER_OP_BEGIN(c, "linear_add", x, w, residual);
+    const seer_backend *be = seer_op_backend(c);
+    if (!be->linear_add || x->ndim < 2) return seer_add(c, residual, seer_linear(c, x, w, b));
+    char sx[128], sr[128];
+    bool same = residual->ndim == x->ndim && residual->dtype == x->dtype && w->ndim == 2;
     for (int d = 0; same && d < x->ndim; d++)
-        same = residual->shape[d] == shape[d];
-    if (!same) {
+        same = residual->shape[d] == (d == x->ndim - 1 ? w->shape[0] : x->shape[d]);
+    if (!same && w->ndim == 2 && w->shape[1] == x->shape[x->ndim - 1]) {
         seer_ctx_fail(c, SEER_STATUS_SHAPE,
                       "linear_add: residual is %s %s, expected the output's %s of x %s",
                       seer_dtype_name(residual->dtype),
@@ -164,17 +185,26 @@ seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tenso
                       seer_tensor_shape_str(x, sx, sizeof sx));
         return NULL;
     }
-    seer_tensor *y = seer_ctx_tensor(c, x->dtype, x->ndim, shape);
-    const int64_t rows = y ? seer_tensor_numel(y) / (N ? N : 1) : 0;
-    if (!y || rows == 0 || N == 0) return y;
-    if (!(x = seer_op_contig(c, x)) || !(w = seer_op_contig(c, w)) ||
-        !(residual = seer_op_contig(c, residual)))
-        return NULL;
-    seer_tensor x2 = seer_tensor_wrap(x->data, x->dtype, x->device, 2, (int64_t[]){rows, K});
-    seer_tensor y2 = seer_tensor_wrap(y->data, y->dtype, y->device, 2, (int64_t[]){rows, N});
+    seer_tensor x2, y2;
+    int64_t rows;
+    seer_tensor *y = linear_rows(c, "linear_add", &x, &w, b, &x2, &y2, &rows);
+    if (!y || rows == 0) return y;
+    if (!(residual = seer_op_contig(c, residual))) return NULL;
     seer_tensor r2 = seer_tensor_wrap(residual->data, residual->dtype, residual->device, 2,
-                                      (int64_t[]){rows, N});
+                                      (int64_t[]){rows, w->shape[0]});
     return seer_op_finish(c, "linear_add", be->linear_add(&y2, &x2, w, b, &r2), y);
+}
+
+seer_tensor *seer_linear_gelu(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
+                              const seer_tensor *b) {
+    SEER_OP_BEGIN(c, "linear_gelu", x, w);
+    const seer_backend *be = seer_op_backend(c);
+    if (!be->linear_gelu || x->ndim < 2) return seer_gelu(c, seer_linear(c, x, w, b));
+    seer_tensor x2, y2;
+    int64_t rows;
+    seer_tensor *y = linear_rows(c, "linear_gelu", &x, &w, b, &x2, &y2, &rows);
+    if (!y || rows == 0) return y;
+    return seer_op_finish(c, "linear_gelu", be->linear_gelu(&y2, &x2, w, b), y);
 }
 
 // ---- convolution ---------------------------------------------------------------------------

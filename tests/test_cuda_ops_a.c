@@ -283,6 +283,25 @@ static seer_tensor *op_linear_add(seer_ctx *c, seer_tensor **in, const void *arg
     return seer_linear_add(c, in[0], in[1], in[2], in[3]);
 }
 
+static seer_tensor *op_linear_gelu(seer_ctx *c, seer_tensor **in, const void *arg) {
+    (void)arg;
+    return seer_linear_gelu(c, in[0], in[1], in[2]);
+}
+
+// seer_linear_gelu on CUDA (the GEMM, then bias and GELU in one pass with SEER_CUDA_NEW=1)
+// against the CPU's linear, then gelu: vector and scalar widths, with and without a bias.
+Test(cuda_matmul, linear_gelu) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
+    in_spec a[] = {IN(2, 5, 31), IN(13, 31), PARAM(13)};          // 13 columns: scalar kernel
+    in_spec b[] = {IN(4, 49, 64), IN(192, 64), ABSENT};           // no bias
+    in_spec d[] = {IN(2, 56, 56, 64), IN(192, 64), PARAM(192)};   // BiFormer's stage-1 fc1
+    in_spec e[] = {IN(3, 7, 7, 512), IN(1536, 512), PARAM(1536)}; // stage 4
+    run_case("linear_gelu", op_linear_gelu, NULL, a, NIN(a));
+    run_case("linear_gelu no bias", op_linear_gelu, NULL, b, NIN(b));
+    run_case("linear_gelu biformer stage 1", op_linear_gelu, NULL, d, NIN(d));
+    run_case("linear_gelu biformer stage 4", op_linear_gelu, NULL, e, NIN(e));
+}
+
 // seer_linear_add on CUDA (cuBLASLt's epilogue with C = residual, or the copy + beta = 1
 // fallback) against the CPU's linear + add.
 Test(cuda_matmul, linear_add) {
@@ -373,7 +392,7 @@ Test(cuda_conv2d, fused_residual_relu) {
     run_case("fused depthwise 7x7 dilation 3, relu", op_conv_fused, &dil, d, NIN(d));
     run_case("fused depthwise 3x3 stride 2 + residual, relu", op_conv_fused, &gen, e, NIN(e));
     run_case("fused dense 3x3 + residual, relu", op_conv_fused, &full, f, NIN(f));
-    // Even channel counts (the channel-pair kernel when SEER_CUDA_NEW=1).
+    // Even channel counts (the channel-pair kernel unless SEER_DW_PAIR=0).
     fused_arg lepe_e = {{.pad_h = 2, .pad_w = 2, .groups = 32}, false};
     fused_arg pos_e = {{.pad_h = 1, .pad_w = 1, .groups = 64}, true};
     in_spec g[] = {IN(2, 16, 18, 32), IN(32, 5, 5, 1), PARAM(32), IN(2, 16, 18, 32)};
@@ -408,8 +427,8 @@ Test(cuda_conv2d, depthwise) {
     run_case("depthwise 3x3 no padding", op_conv, &v3, e, NIN(e));
     run_case("depthwise 7x7 dilation 3 narrow", op_conv, &d7n, f, NIN(f));
     run_case("depthwise 5x5 narrow", op_conv, &d5n, g, NIN(g));
-    // Even channel counts: the channel-pair kernel when SEER_CUDA_NEW=1 (the strip kernel
-    // otherwise), wide and narrow maps, each kernel size.
+    // Even channel counts: the channel-pair kernel (the strip kernel with SEER_DW_PAIR=0),
+    // wide and narrow maps, each kernel size.
     seer_conv2d_params p3e = {.pad_h = 1, .pad_w = 1, .groups = 64};
     seer_conv2d_params d5e = {.pad_h = 2, .pad_w = 2, .groups = 34};
     seer_conv2d_params d7e = {.pad_h = 9, .pad_w = 9, .dil_h = 3, .dil_w = 3, .groups = 18};
@@ -488,6 +507,15 @@ Test(cuda_norm, layer_and_rms) {
     run_case("layer_norm C = 3", op_layer_norm, NULL, d, NIN(d));
     run_case("rms_norm", op_rms_norm, NULL, r1, NIN(r1));
     run_case("rms_norm wide rows", op_rms_norm, NULL, r2, NIN(r2));
+    // Rows of whole 16-byte vectors: the vector kernel with SEER_CUDA_NEW=1 (lanes per row and
+    // vectors per lane: 64 -> 8 x 1 in BF16, 16 x 1 in F32; 320 -> 8 x 5, 16 x 5; 768 -> 32 x 3,
+    // 32 x 6), rows not filling the last block.
+    in_spec v1[] = {IN(3, 37, 64), PARAM(64), PARAM(64)}, v2[] = {IN(2, 7, 7, 320), PARAM(320), PARAM(320)};
+    in_spec v3[] = {IN(11, 768), PARAM(768), ABSENT}, v4[] = {IN(9, 128), PARAM(128)};
+    run_case("layer_norm 64 channels", op_layer_norm, NULL, v1, NIN(v1));
+    run_case("layer_norm 320 channels", op_layer_norm, NULL, v2, NIN(v2));
+    run_case("layer_norm 768 channels, no bias", op_layer_norm, NULL, v3, NIN(v3));
+    run_case("rms_norm 128 channels", op_rms_norm, NULL, v4, NIN(v4));
 }
 
 Test(cuda_norm, group_and_batch) {

@@ -254,6 +254,30 @@ Test(matmul, linear_add) {
     seer_ctx_free(c);
 }
 
+// seer_linear_gelu is gelu(linear) (the CPU composes the two ops: the same bits).
+Test(matmul, linear_gelu) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    seer_rng rng = seer_rng_new(19);
+    const int64_t in = 20, out = 12;
+    float *hx = rand_floats(&rng, 6 * in), *hw = rand_floats(&rng, out * in);
+    float *hb = rand_floats(&rng, out);
+    seer_tensor *x = upload(c, hx, 3, (int64_t[]){2, 3, in}), *w = upload(c, hw, 2, (int64_t[]){out, in});
+    seer_tensor *b = upload(c, hb, 1, &out);
+    float got[6 * 12], want[6 * 12];
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const seer_tensor *bb = with_bias ? b : NULL;
+        seer_tensor *y = seer_linear_gelu(c, x, w, bb);
+        cr_assert_not_null(y, "%s", seer_ctx_error(c));
+        cr_assert(y->ndim == 3 && y->shape[2] == out);
+        cr_assert_eq(seer_to_host(c, y, got), SEER_STATUS_OK);
+        cr_assert_eq(seer_to_host(c, seer_gelu(c, seer_linear(c, x, w, bb)), want), SEER_STATUS_OK);
+        cr_assert_eq(memcmp(got, want, sizeof got), 0, "linear_gelu != gelu(linear)");
+    }
+    expect_fail(c, seer_linear_gelu(c, x, x, NULL), SEER_STATUS_SHAPE, "linear", NULL);
+    free(hx), free(hw), free(hb);
+    seer_ctx_free(c);
+}
+
 Test(matmul, errors) {
     seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
     seer_rng rng = seer_rng_new(17);

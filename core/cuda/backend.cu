@@ -42,4 +42,5 @@ const seer_backend seer_cuda_backend = {
     /* region_attention */ seer_cuda_region_attention,
     /* sample_inverse_cdf */ seer_cuda_sample_inverse_cdf,
     /* linear_add */ seer_cuda_linear_add,
+    /* linear_gelu */ seer_cuda_linear_gelu,
 };

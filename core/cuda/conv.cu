@@ -216,14 +216,15 @@ __global__ void depthwise_pair_kernel(T *y, const T *x, const T *w, const float 
     }
 }
 
-// The pair kernel for a stride-1 KH x KW (dilation DIL) case when it applies (SEER_CUDA_NEW=1,
-// C even, pointers aligned to a pair, 32-bit sizes); false: use the strip kernel.
+// The pair kernel for a stride-1 KH x KW (dilation DIL) case when it applies (C even, pointers
+// aligned to a pair, 32-bit sizes; SEER_DW_PAIR=0 turns it off); false: use the strip kernel.
 template <typename T, int KH, int KW, int DIL>
 static bool launch_depthwise_pair(seer_status *st, T *y, const T *x, const T *w,
                                   const float *bias, const conv_shape &s, const T *res, bool relu) {
     const uintptr_t al = 2 * sizeof(T);
     const int64_t lim = (int64_t)1 << 31;
-    if (!seer_cu_new_on() || s.C % 2 || (uintptr_t)x % al || (uintptr_t)y % al ||
+    static const bool on = seer_cu_switch_on("SEER_DW_PAIR");
+    if (!on || s.C % 2 || (uintptr_t)x % al || (uintptr_t)y % al ||
         (res && (uintptr_t)res % al) || s.B * s.H * s.W * s.C >= lim ||
         s.B * s.Ho * s.Wo * s.C >= lim)
         return false;

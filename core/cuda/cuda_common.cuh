@@ -139,10 +139,9 @@ inline bool seer_cu_fused_on(void) {
     return on;
 }
 
-// The kernels written after the last GPU run (the vectorized bias kernel, the channel-pair
-// depthwise kernel): off unless SEER_CUDA_NEW=1 until their CUDA tests have passed on a GPU
-// (scripts/gpu-check.sh runs them with it on, scripts/gpu-switches.sh times on against off).
-// Off, the kernels they replace run. Read once.
+// The kernels written after the last GPU run: off unless SEER_CUDA_NEW=1 until their CUDA
+// tests have passed on a GPU (scripts/gpu-check.sh runs them with it on, scripts/gpu-switches.sh
+// times on against off). Off, the kernels they replace run. Read once.
 inline bool seer_cu_new_on(void) {
     static const bool on = [] {
         const char *e = getenv("SEER_CUDA_NEW");
@@ -265,6 +264,11 @@ inline int64_t seer_cu_vec_elems(int64_t n, std::initializer_list<const void *> 
     for (const void *p : ps)
         if ((uintptr_t)p % sizeof(seer_cu_vec<T>)) return 0;
     return n - n % SEER_CU_VEC;
+}
+
+// GELU, erf form (PyTorch's default): the unary op and the Linear + GELU epilogue share it.
+__device__ __forceinline__ float seer_cu_gelu(float v) {
+    return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
 }
 
 // Float sum over a warp (all 32 lanes must call).

@@ -4,7 +4,7 @@
 __device__ __forceinline__ float unary_apply(seer_unary_op op, float v, float alpha, float beta) {
     switch (op) {
     case SEER_UNARY_RELU: return v > 0.0f ? v : 0.0f;
-    case SEER_UNARY_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case SEER_UNARY_GELU: return seer_cu_gelu(v);
     case SEER_UNARY_GELU_TANH: {
         const float k = 0.79788456080286536f; // sqrt(2 / pi)
         return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));

@@ -44,41 +44,65 @@ seer_status seer_cu_gemm(seer_dtype dt, bool trans_a, bool trans_b, int64_t m, i
     return SEER_STATUS_OK;
 }
 
-template <typename T>
+// y += bias (per column), then GELU when GELU: in F32, rounded once.
+template <typename T, bool GELU>
+__device__ __forceinline__ T bias_out(T y, float bias) {
+    const float v = seer_cu_f(y) + bias;
+    return seer_cu_store<T>(GELU ? seer_cu_gelu(v) : v);
+}
+
+template <typename T, bool GELU>
 __global__ void add_bias_kernel(T *y, const float *bias, int64_t rows, int64_t n) {
-    SEER_CU_FOR(i, rows * n) y[i] = seer_cu_store<T>(seer_cu_f(y[i]) + bias[i % n]);
+    SEER_CU_FOR(i, rows * n) y[i] = bias_out<T, GELU>(y[i], bias ? bias[i % n] : 0.0f);
 }
 
 // The same, SEER_CU_VEC elements per thread in one load and store, 32-bit index math (the
 // column by a multiply-high): n a multiple of SEER_CU_VEC, y aligned to a pack, fewer than 2^31
 // packs. cols: a divider by n / SEER_CU_VEC.
-template <typename T>
+template <typename T, bool GELU>
 __global__ void add_bias_vec_kernel(T *y, const float *bias, uint32_t packs, seer_cu_divider cols) {
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += blockDim.x * gridDim.x) {
         const uint32_t c = (i - cols.div(i) * cols.d) * SEER_CU_VEC;
         seer_cu_vec<T> p = ((seer_cu_vec<T> *)y)[i];
 #pragma unroll
         for (int j = 0; j < SEER_CU_VEC; j++)
-            p.v[j] = seer_cu_store<T>(seer_cu_f(p.v[j]) + bias[c + j]);
+            p.v[j] = bias_out<T, GELU>(p.v[j], bias ? bias[c + j] : 0.0f);
         ((seer_cu_vec<T> *)y)[i] = p;
     }
 }
 
-seer_status seer_cu_add_bias(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias) {
-    if (!bias || rows * n == 0) return SEER_STATUS_OK;
+// y[rows, n] += bias, then GELU when gelu; the vector kernel where it applies (SEER_BIAS_VEC=0
+// keeps the scalar one, to time them).
+static seer_status bias_act(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias,
+                            bool gelu) {
+    if ((!bias && !gelu) || rows * n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(dt, "bias", [&](auto tag) {
         using T = typename decltype(tag)::type;
         const int64_t packs = rows * n / SEER_CU_VEC;
-        if (seer_cu_new_on() && n % SEER_CU_VEC == 0 && packs < ((int64_t)1 << 31) &&
+        static const bool vec = seer_cu_switch_on("SEER_BIAS_VEC");
+        if (vec && n % SEER_CU_VEC == 0 && packs < ((int64_t)1 << 31) &&
             seer_cu_vec_elems<T>(rows * n, {y}) == rows * n) {
-            add_bias_vec_kernel<T><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-                (T *)y, bias, (uint32_t)packs, seer_cu_make_divider((uint32_t)(n / SEER_CU_VEC)));
+            const seer_cu_divider cols = seer_cu_make_divider((uint32_t)(n / SEER_CU_VEC));
+            if (gelu)
+                add_bias_vec_kernel<T, true><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0,
+                                               seer_cu_stream()>>>((T *)y, bias, (uint32_t)packs, cols);
+            else
+                add_bias_vec_kernel<T, false><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0,
+                                                seer_cu_stream()>>>((T *)y, bias, (uint32_t)packs, cols);
             return SEER_CU(seer_cu_launched());
         }
-        add_bias_kernel<T><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
-            (T *)y, bias, rows, n);
+        if (gelu)
+            add_bias_kernel<T, true><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0,
+                                       seer_cu_stream()>>>((T *)y, bias, rows, n);
+        else
+            add_bias_kernel<T, false><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0,
+                                        seer_cu_stream()>>>((T *)y, bias, rows, n);
         return SEER_CU(seer_cu_launched());
     });
+}
+
+seer_status seer_cu_add_bias(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias) {
+    return bias_act(y, dt, rows, n, bias, false);
 }
 
 // A 2-D or 3-D operand as (batch, rows, cols).
@@ -189,4 +213,18 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
         SEER_TRY(seer_cu_gemm(x->dtype, false, true, rows, N, K, 1.0f, x->data, K, 0, w->data, K,
                               0, 1.0f, y->data, N, 0, 1));
     return seer_cu_add_bias(y->data, y->dtype, rows, N, bias);
+}
+
+// y[rows, N] = GELU(x[rows, K] w^T + b) (seer_linear_gelu): the GEMM, then the bias and the GELU
+// in one pass (SEER_CUDA_NEW=1; otherwise linear's kernels, then the GELU kernel).
+seer_status seer_cuda_linear_gelu(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
+                                  const seer_tensor *b) {
+    if (!seer_cu_new_on()) {
+        SEER_TRY(seer_cuda_matmul(y, x, w, false, true, 1.0f, b));
+        return seer_cuda_unary(y, y, SEER_UNARY_GELU, 0.0f, 0.0f);
+    }
+    SEER_TRY(seer_cuda_matmul(y, x, w, false, true, 1.0f, nullptr));
+    const int64_t rows = y->shape[0], N = y->shape[1];
+    SEER_TRY(seer_cu_need_param("linear_gelu", "bias", b, N));
+    return bias_act(y->data, y->dtype, rows, N, b ? (const float *)b->data : nullptr, true);
 }

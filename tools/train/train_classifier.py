@@ -9,6 +9,8 @@ Data: packs made by tools/train/pack_cifar.py (default .data/cifar10-train.pack,
 Schedule: AdamW + linear warm-up + cosine to zero over either a fixed number of epochs or a
 wall-clock budget (--budget-s: progress = training seconds / budget, so a run shares a GPU with
 other jobs and still ends on time; the steps it made are recorded in the exported metadata).
+Training seconds leave out the steps that compile (the first, and the first after a dense/sparse
+switch): torch.compile took up to 29% of a 360 s budget, and with it the whole warm-up.
 A checkpoint is written every --ckpt-every-s seconds and a run resumes from it; --stop-at-s
 ends a command early inside a longer --budget-s schedule (the next command resumes it).
 --init FILE starts from the weights of an exported seer file of the same family (a new schedule
@@ -236,6 +238,7 @@ def main():
     check_compile = fast is not model  # before the first compiled step and after a recompile
     dense = None  # Sparsifiner: dense attention in the first dense_frac of the run
     last_ckpt = time.time()
+    first = True
     done = progress() >= 1
     while not done:
         t_epoch, seen, loss_sum, correct, sampled, norms = time.time(), 0, 0.0, 0, 0, []
@@ -249,6 +252,8 @@ def main():
                 check_compile = fast is not model
                 print(f"[{a.family}] step {step}: {'dense' if dense else 'sparse'} attention; test "
                       f"top-1 now {evaluate(model, test_x, test_y, amp):.4f}", flush=True)
+            compiling = first or check_compile  # this step compiles: its time is not training
+            first = False
             y2, lam = y, 1.0
             if hp["cutmix"] and torch.rand((), generator=gen, device=dev).item() < hp["cutmix"]:
                 x, y2, lam = cutmix(x, y, gen)
@@ -288,7 +293,8 @@ def main():
                 correct += (logits.argmax(1) == y).sum().item()
                 sampled += y.shape[0]
             now = time.time()
-            trained_s += now - mark  # wall time of training only (no checkpoints, no eval)
+            if not compiling:  # wall time of training only (no compiling, checkpoints or eval),
+                trained_s += now - mark  # so that the warm-up is not spent compiling
             mark = now
             if now - last_ckpt > a.ckpt_every_s:
                 save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
