@@ -55,11 +55,11 @@ typedef struct biformer_view {
 // rides in the output Linear, seer_linear_add); view may be NULL (the plain forward pass).
 seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
                                   const seer_tensor *residual, biformer_view *view);
-// The view's map from the block's q, k [B, m, R, P, dq] and routing idx [B, R, topk] (S x S
-// regions of h x w pixels): computed on the host, uploaded as F32 [B, S h, S w].
+// The view's map from the block's q, k [B, m, S, S, h, w, dq] (seer_region_attention's map
+// form: S x S regions of h x w pixels, any strides) and routing idx [B, S S, topk]: computed on
+// the host, uploaded as F32 [B, S h, S w].
 seer_tensor *biformer_view_map(seer_ctx *c, const biformer_bra *a, const seer_tensor *q,
-                               const seer_tensor *k, const seer_tensor *idx, int64_t h,
-                               int64_t w, float qx, float qy);
+                               const seer_tensor *k, const seer_tensor *idx, float qx, float qy);
 // residual + full attention with LePE (the last stage), as biformer_bra_forward.
 seer_tensor *biformer_mhsa_forward(seer_ctx *c, const biformer_mhsa *a, const seer_tensor *x,
                                    const seer_tensor *residual);

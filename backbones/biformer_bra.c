@@ -6,8 +6,9 @@
 //   2. Region-level routing: q_r, k_r = means of q, k over each region; affinity q_r k_r^T
 //      [B, S^2, S^2]; each region keeps the indices of its top-k regions.
 //   3. Token-level attention: every query pixel of a region attends to all pixels of its k
-//      routed regions (seer_region_attention reads them in place; the reference gathers
-//      copies), with scale qk_dim^-0.5, heads split in the channels.
+//      routed regions (seer_region_attention reads them in place on the projection's map and
+//      writes its output as a map; the reference cuts the map into region copies and gathers
+//      copies of the routed ones), with scale qk_dim^-0.5, heads split in the channels.
 //   4. Plus LePE, a depthwise conv over V as a full map; then the output Linear wo.
 // The routing weights are not applied to V (kv_gather 'none': param/diff/soft routing off).
 // Routing ties: seer_topk keeps the lower region index first; torch.topk on CPU may order exact
@@ -66,57 +67,43 @@ static seer_tensor *add_depthwise(seer_ctx *c, const seer_tensor *residual, cons
     return seer_conv2d_fused(c, x, w, b, &p, residual, false);
 }
 
-// Map <-> regions: [B, S*h, S*w, C] <-> [B, S*S, h*w, C], region j * S + i holding rows
-// j*h .. j*h + h - 1 and columns i*w .. i*w + w - 1 (einops 'n (j h) (i w) c -> n (j i) (h w) c').
-static seer_tensor *to_regions(seer_ctx *c, const seer_tensor *x, int64_t S) {
+// [B, H, W, m * d] (a view; channels at unit stride) -> the view [B, m, Sj, Si, h, w, d]: the
+// map cut into Sj x Si regions of h x w pixels (region j * Si + i holds rows j*h .. j*h + h - 1
+// and columns i*w .. i*w + w - 1, einops 'n (j h) (i w) c -> n (j i) (h w) c') and heads split
+// from the channels, head-major as PyTorch's '(m c)'. No copy: seer_region_attention reads
+// this map form of q, k, v in place.
+static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *x, int64_t m, int64_t h,
+                               int64_t w) {
     if (!x) return NULL;
-    int64_t B = x->shape[0], h = x->shape[1] / S, w = x->shape[2] / S, C = x->shape[3];
-    seer_tensor *r = seer_reshape(c, seer_contiguous(c, x), 6, (int64_t[]){B, S, h, S, w, C});
-    r = seer_permute_copy(c, r, (int[]){0, 1, 3, 2, 4, 5}); // [B, S, S, h, w, C]
-    return seer_reshape(c, r, 4, (int64_t[]){B, S * S, h * w, C});
-}
-
-// x: [B, R, P, C] (a view; C channels at unit stride) -> [B, S*h, S*w, C].
-static seer_tensor *from_regions(seer_ctx *c, const seer_tensor *x, int64_t S, int64_t h,
-                                 int64_t w) {
-    if (!x) return NULL;
-    int64_t B = x->shape[0], C = x->shape[3];
-    seer_tensor v = *x; // [B, S_j, S_i, h, w, C] over the same memory
-    v.ndim = 6;
-    int64_t shape[6] = {B, S, S, h, w, C};
-    int64_t stride[6] = {x->stride[0],     S * x->stride[1], x->stride[1],
-                         w * x->stride[2], x->stride[2],     x->stride[3]};
+    const int64_t *s = x->stride;
+    const int64_t d = x->shape[3] / m;
+    seer_tensor v = *x;
+    v.ndim = 7;
+    const int64_t shape[7] = {x->shape[0], m, x->shape[1] / h, x->shape[2] / w, h, w, d};
+    const int64_t stride[7] = {s[0], d * s[3], h * s[1], w * s[2], s[1], s[2], s[3]};
     memcpy(v.shape, shape, sizeof shape);
     memcpy(v.stride, stride, sizeof stride);
     v.name = NULL;
-    seer_tensor *m = seer_permute_copy(c, seer_ctx_view(c, &v), (int[]){0, 1, 3, 2, 4, 5});
-    return seer_reshape(c, m, 4, (int64_t[]){B, S * h, S * w, C});
-}
-
-// [B, R, P, m * d] (a view; channels at unit stride) -> the view [B, m, R, P, d]: heads split
-// from the channels, head-major as PyTorch's '(m c)'. No copy: seer_region_attention reads
-// strided q, k, v.
-static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *x, int64_t m) {
-    if (!x) return NULL;
-    seer_tensor v = *x; // [B, R, P, m, d]
-    int64_t d = x->shape[3] / m;
-    v.ndim = 5;
-    v.shape[3] = m, v.shape[4] = d;
-    v.stride[3] = d * x->stride[3], v.stride[4] = x->stride[3];
-    v.name = NULL;
-    return seer_permute(c, seer_ctx_view(c, &v), (int[]){0, 3, 1, 2, 4});
+    return seer_ctx_view(c, &v);
 }
 
 // ---- bi-level routing attention ------------------------------------------------------------
 
 // Region-level routing: the indices [B, R, topk] of the regions whose region-mean key is most
-// similar to each region-mean query. qkv: [B, R, P, 2 qk + C], q and k first. In F32 whatever
-// the compute dtype: a near tie decides which regions a query sees (the means are taken of the
-// values as they are, straight into F32; v's are taken too and left).
-static seer_tensor *route(seer_ctx *c, const biformer_bra *a, const seer_tensor *qkv) {
+// similar to each region-mean query. qkv: [B, H, W, 2 qk + C] (contiguous), q and k first, in
+// S x S regions of h x w pixels. In F32 whatever the compute dtype: a near tie decides which
+// regions a query sees (the means are taken of the values as they are, straight into F32; v's
+// are taken too and left).
+static seer_tensor *route(seer_ctx *c, const biformer_bra *a, const seer_tensor *qkv, int64_t h,
+                          int64_t w) {
     if (!qkv) return NULL;
-    const int64_t qk = a->qk_dim;
-    seer_tensor *mean = seer_reduce_f32(c, qkv, 2, SEER_REDUCE_MEAN); // [B, R, 2 qk + C]
+    const int64_t B = qkv->shape[0], S = a->n_win, qk = a->qk_dim, Cq = qkv->shape[3];
+    // A region's mean as the mean over its h rows of the means over each row's w pixels (the
+    // same: equal groups), each over a dim of the map viewed [B, S, h, S, w, 2 qk + C].
+    seer_tensor *mean = seer_reshape(c, qkv, 6, (int64_t[]){B, S, h, S, w, Cq});
+    mean = seer_reduce_f32(c, mean, 4, SEER_REDUCE_MEAN);       // [B, S, h, S, 2 qk + C]
+    mean = seer_reduce(c, mean, 2, SEER_REDUCE_MEAN);           // [B, S, S, 2 qk + C], F32
+    mean = seer_reshape(c, mean, 3, (int64_t[]){B, S * S, Cq}); // [B, R, 2 qk + C]
     seer_tensor *affinity = seer_matmul(c, seer_narrow(c, mean, 2, 0, qk),
                                         seer_narrow(c, mean, 2, qk, qk), false, true, a->scale,
                                         NULL); // [B, R, R]
@@ -140,33 +127,34 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     }
     // auto_pad (dense prediction): zeros at the bottom and right, cropped off at the end.
     if (pad_b || pad_r) x = seer_pad2d(c, x, 0, (int)pad_b, 0, (int)pad_r, 0.0f);
-    const int64_t H = H_in + pad_b, W = W_in + pad_r, h = H / S, w = W / S, R = S * S, P = h * w;
+    const int64_t H = H_in + pad_b, W = W_in + pad_r, h = H / S, w = W / S;
 
-    // q, k, v per pixel, in regions (the projection is per pixel: it commutes with the split).
-    seer_tensor *qkv =
-        seer_linear(c, to_regions(c, x, S), a->qkv_w, a->qkv_b);           // [B, R, P, 2qk + C]
-    seer_tensor *q = heads_view(c, seer_narrow(c, qkv, 3, 0, qk), m);     // [B, m, R, P, qk/m]
-    seer_tensor *k = heads_view(c, seer_narrow(c, qkv, 3, qk, qk), m);    // [B, m, R, P, qk/m]
-    seer_tensor *v = heads_view(c, seer_narrow(c, qkv, 3, 2 * qk, C), m); // [B, m, R, P, C/m]
+    // q, k, v per pixel on the map, then views of it: S x S regions of h x w pixels, heads split
+    // (q, k: [B, m, S, S, h, w, qk/m], v: [B, m, S, S, h, w, C/m]).
+    seer_tensor *qkv = seer_linear(c, x, a->qkv_w, a->qkv_b); // [B, H, W, 2qk + C]
+    seer_tensor *q = heads_view(c, seer_narrow(c, qkv, 3, 0, qk), m, h, w);
+    seer_tensor *k = heads_view(c, seer_narrow(c, qkv, 3, qk, qk), m, h, w);
+    seer_tensor *v = heads_view(c, seer_narrow(c, qkv, 3, 2 * qk, C), m, h, w);
 
     // Region-level routing, then token-level attention of each region's pixels to the pixels
     // of its topk routed regions (read in place).
-    seer_tensor *r_idx = route(c, a, qkv); // [B, R, topk]
+    seer_tensor *r_idx = route(c, a, qkv, h, w); // [B, R, topk]
     if (view) {
-        view->map = biformer_view_map(c, a, q, k, r_idx, h, w, view->qx, view->qy);
+        view->map = biformer_view_map(c, a, q, k, r_idx, view->qx, view->qy);
         if (view->map && (pad_b || pad_r)) // the map without the padding's rows and columns
             view->map = seer_narrow(c, seer_narrow(c, view->map, 1, 0, H_in), 2, 0, W_in);
     }
-    seer_tensor *o = seer_region_attention(c, q, k, v, r_idx, a->scale); // [B, m, R, P, C/m]
+    seer_tensor *o = seer_region_attention(c, q, k, v, r_idx, a->scale); // [B, m, S, S, h, w, d]
 
-    // Back to channels (m, C/m) and to the map: [B, m, R, P, C/m] -> [B, R, P, C] (the layout
-    // the op stores its output in: a view) -> [B, H, W, C].
-    o = seer_reshape(c, seer_permute(c, o, (int[]){0, 2, 3, 1, 4}), 4, (int64_t[]){B, R, P, C});
-    o = from_regions(c, o, S, h, w); // [B, H, W, C]
+    // The op stores its output as the map [B, S, h, S, w, m, C/m] = [B, H, W, C], channels
+    // (m, C/m) as PyTorch's '(m c)': its view permuted back to that order, reshaped (no copy).
+    o = seer_reshape(c, seer_permute(c, o, (int[]){0, 2, 4, 3, 5, 1, 6}), 4,
+                     (int64_t[]){B, H, W, C}); // [B, H, W, C]
 
-    // LePE: depthwise conv over V as a full map.
-    seer_tensor *v_map = from_regions(c, seer_narrow(c, qkv, 3, 2 * qk, C), S, h, w);
-    o = add_depthwise(c, o, v_map, a->lepe_w, a->lepe_b, a->side_dwconv);
+    // LePE: depthwise conv over V as a full map (the V channels of the projection map; the
+    // convolution takes a contiguous copy of that strided view).
+    o = add_depthwise(c, o, seer_narrow(c, qkv, 3, 2 * qk, C), a->lepe_w, a->lepe_b,
+                      a->side_dwconv);
     if (!(pad_b || pad_r)) return seer_linear_add(c, o, a->wo_w, a->wo_b, residual);
     o = seer_linear(c, o, a->wo_w, a->wo_b); // [B, H, W, C], cropped to the input
     return seer_add(c, residual, seer_narrow(c, seer_narrow(c, o, 1, 0, H_in), 2, 0, W_in));

@@ -25,11 +25,13 @@ static float *to_host(seer_ctx *c, const seer_tensor *t) {
 }
 
 seer_tensor *biformer_view_map(seer_ctx *c, const biformer_bra *a, const seer_tensor *q,
-                               const seer_tensor *k, const seer_tensor *idx, int64_t h,
-                               int64_t w, float qx, float qy) {
+                               const seer_tensor *k, const seer_tensor *idx, float qx, float qy) {
     if (!q || !k || !idx) return NULL;
-    const int64_t B = q->shape[0], m = q->shape[1], R = q->shape[2], P = q->shape[3];
-    const int64_t dq = q->shape[4], topk = idx->shape[2], S = a->n_win, H = S * h, W = S * w;
+    // q, k: [B, m, S, S, h, w, dq]; their contiguous host copies are [B, m, R, P, dq] in memory
+    // (region r = j S + i, pixel p = y w + x), as the loops below index them.
+    const int64_t B = q->shape[0], m = q->shape[1], h = q->shape[4], w = q->shape[5];
+    const int64_t dq = q->shape[6], topk = idx->shape[2], S = a->n_win, H = S * h, W = S * w;
+    const int64_t R = S * S, P = h * w;
     const int64_t L = topk * P; // keys of each query: the pixels of its routed regions
     const int cell = seer_attention_query_cell(qx, qy, (int)H, (int)W); // -1: every query
     float *qh = to_host(c, q), *kh = to_host(c, k), *ih = to_host(c, idx);

@@ -102,8 +102,9 @@ typedef struct seer_backend {
     seer_status (*halo_attention)(seer_tensor *y, const seer_tensor *q, const seer_tensor *kv,
                                   const seer_tensor *height_rel, const seer_tensor *width_rel,
                                   const seer_halo_params *p);
-    // q, k: [B, m, R, P, D], v and o: [B, m, R, P, Dv], all with contiguous last dims (other
-    // strides as they come); idx: [B, R, topk] I32/I64, contiguous. See seer_region_attention.
+    // q, k: [B, m, R, P, D], v and o: [B, m, R, P, Dv], or all in the map form [B, m, Sj, Si,
+    // h, w, D or Dv] (core/region_layout.h); contiguous last dims (other strides as they come);
+    // idx: [B, R, topk] I32/I64, contiguous. See seer_region_attention.
     seer_status (*region_attention)(seer_tensor *o, const seer_tensor *q, const seer_tensor *k,
                                     const seer_tensor *v, const seer_tensor *idx, float scale);
     // probs: [rows, V] F32, u: [rows] F32, idx: [rows] I64, contiguous. See

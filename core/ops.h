@@ -248,13 +248,21 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 // BiFormer's bi-level routing attention at token level: the P pixels of region r attend to the
 // pixels of its routed regions idx[b, r, 0..topk-1], read in place (no gathered copies).
-// q, k: [B, m, R, P, D], v: [B, m, R, P, Dv] (m heads, R regions of P pixels), idx: I32/I64
-// [B, R, topk] (every head of an image routes alike). Out [B, m, R, P, Dv]:
+// Regions form: q, k [B, m, R, P, D], v [B, m, R, P, Dv] (m heads, R regions of P pixels).
+// Map form: q, k [B, m, Sj, Si, h, w, D], v [B, m, Sj, Si, h, w, Dv]: an Sj x Si grid of regions
+// (region r = j * Si + i, R = Sj Si) of h x w pixels (pixel p = y * w + x, P = h w), e.g. views
+// of one [B, H, W, C] qkv projection map (H = Sj h, W = Si w: pixel (y, x) of region (j, i) is
+// the map's row j h + y, column i w + x). idx: I32/I64 [B, R, topk] (every head of an image
+// routes alike). Over regions r and pixels p of either form:
 //   out[b,n,r,p] = sum over t, s of softmax(scale * q[b,n,r,p] . k[b,n,idx[b,r,t],s]) *
 //                  v[b,n,idx[b,r,t],s], the softmax over all topk * P keys.
 // A region index outside [0, R) is an error on the CPU and skipped on CUDA. q, k and v may be
 // views with any strides but a contiguous last dim (e.g. of one qkv projection): read in place.
-// The output is a view: stored [B, R, P, m, Dv] (permuted back to that, it is contiguous).
+// The output is a view in q's form, heads next to each other in memory: regions form stored
+// [B, R, P, m, Dv] and viewed [B, m, R, P, Dv]; map form stored [B, Sj, h, Si, w, m, Dv] (a
+// contiguous [B, H, W, m Dv] map) and viewed [B, m, Sj, Si, h, w, Dv]. Permuted back to its
+// storage order ({0, 2, 3, 1, 4}; map form {0, 2, 4, 3, 5, 1, 6}) it is contiguous and reshapes
+// to [B, R, P, m Dv] or [B, H, W, m Dv] without a copy.
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 // HaloNet's halo attention (timm HaloAttn after its q and kv projections), in one pass: no

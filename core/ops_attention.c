@@ -108,21 +108,38 @@ static const seer_tensor *rows_in_place(seer_ctx *c, const seer_tensor *t) {
                : seer_op_contig(c, t);
 }
 
+// The shape checks of seer_region_attention: q, k [B, m, R, P, D], v [B, m, R, P, Dv] (regions
+// form) or q, k [B, m, Sj, Si, h, w, D], v [B, m, Sj, Si, h, w, Dv] (map form); idx [B, R, topk]
+// with R = Sj Si in the map form.
+static bool region_shapes_ok(const seer_tensor *q, const seer_tensor *k, const seer_tensor *v,
+                             const seer_tensor *idx) {
+    const int nd = q->ndim, last = nd - 1;
+    bool ok = (nd == 5 || nd == 7) && k->ndim == nd && v->ndim == nd && idx->ndim == 3;
+    for (int d = 0; ok && d < nd; d++)
+        ok = k->shape[d] == q->shape[d] && (d == last || v->shape[d] == q->shape[d]);
+    if (!ok) return false;
+    const int64_t R = nd == 7 ? q->shape[2] * q->shape[3] : q->shape[2];
+    return idx->shape[0] == q->shape[0] && idx->shape[1] == R && idx->shape[2] >= 1;
+}
+
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale) {
     SEER_OP_BEGIN(c, "region_attention", q, k, v, idx);
     keyed_shapes sh;
     if (!keyed_inputs(c, "region_attention", q, k, v, idx, &sh)) return NULL;
-    // q, k: [B, m, R, P, D], v: [B, m, R, P, Dv], idx: [B, R, topk]
-    bool ok = q->ndim == 5 && k->ndim == 5 && v->ndim == 5 && idx->ndim == 3;
-    for (int d = 0; ok && d < 5; d++)
-        ok = k->shape[d] == q->shape[d] && (d == 4 || v->shape[d] == q->shape[d]);
-    ok = ok && idx->shape[0] == q->shape[0] && idx->shape[1] == q->shape[2] && idx->shape[2] >= 1;
-    if (!ok) {
-        seer_ctx_fail(c, SEER_STATUS_SHAPE,
-                      "region_attention: expected q [B, m, R, P, D], k [B, m, R, P, D], "
-                      "v [B, m, R, P, Dv], idx [B, R, topk >= 1]; got q %s, k %s, v %s, idx %s",
-                      sh.q, sh.k, sh.v, sh.idx);
+    if (!region_shapes_ok(q, k, v, idx)) {
+        if (q->ndim == 7)
+            seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                          "region_attention: expected q [B, m, Sj, Si, h, w, D], k [B, m, Sj, Si, "
+                          "h, w, D], v [B, m, Sj, Si, h, w, Dv], idx [B, Sj Si, topk >= 1]; got "
+                          "q %s, k %s, v %s, idx %s",
+                          sh.q, sh.k, sh.v, sh.idx);
+        else
+            seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                          "region_attention: expected q [B, m, R, P, D], k [B, m, R, P, D], "
+                          "v [B, m, R, P, Dv], idx [B, R, topk >= 1] (or the map form, 7 dims); "
+                          "got q %s, k %s, v %s, idx %s",
+                          sh.q, sh.k, sh.v, sh.idx);
         return NULL;
     }
     // q, k, v are read where they are when their last dim is contiguous (views of one qkv
@@ -130,11 +147,21 @@ seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer
     const seer_tensor *qc = rows_in_place(c, q), *kc = rows_in_place(c, k);
     const seer_tensor *vc = rows_in_place(c, v), *ic = seer_op_contig(c, idx);
     if (!qc || !kc || !vc || !ic) return NULL;
-    // The output is stored [B, R, P, m, Dv], heads next to each other as the projection that
-    // follows reads them, and returned as the view [B, m, R, P, Dv].
-    int64_t shape[5] = {q->shape[0], q->shape[2], q->shape[3], q->shape[1], v->shape[4]};
-    seer_tensor *ob = seer_ctx_tensor(c, q->dtype, 5, shape);
-    seer_tensor *o = ob ? seer_permute(c, ob, (int[]){0, 3, 1, 2, 4}) : NULL;
+    // The output is stored heads next to each other as the projection that follows reads them
+    // and returned as a view in q's form: regions form stored [B, R, P, m, Dv], viewed
+    // [B, m, R, P, Dv]; map form stored [B, Sj, h, Si, w, m, Dv] (a contiguous [B, H, W, m Dv]
+    // map), viewed [B, m, Sj, Si, h, w, Dv].
+    const int64_t *qs = q->shape;
+    seer_tensor *ob, *o;
+    if (q->ndim == 7) {
+        const int64_t shape[7] = {qs[0], qs[2], qs[4], qs[3], qs[5], qs[1], v->shape[6]};
+        ob = seer_ctx_tensor(c, q->dtype, 7, shape);
+        o = ob ? seer_permute(c, ob, (int[]){0, 5, 1, 3, 2, 4, 6}) : NULL;
+    } else {
+        const int64_t shape[5] = {qs[0], qs[2], qs[3], qs[1], v->shape[4]};
+        ob = seer_ctx_tensor(c, q->dtype, 5, shape);
+        o = ob ? seer_permute(c, ob, (int[]){0, 3, 1, 2, 4}) : NULL;
+    }
     if (!o) return NULL;
     return seer_op_finish(c, "region_attention",
                           seer_op_backend(c)->region_attention(o, qc, kc, vc, ic, scale), o);

@@ -17,8 +17,9 @@
 extern "C" {
 #endif
 
-#define SEER_MAX_DIMS 6
-
+// 7: seer_region_attention's map form [B, heads, region rows, region columns, pixel rows,
+// pixel columns, channels] (views of one [B, H, W, C] projection).
+#define SEER_MAX_DIMS 7
 
 typedef enum seer_dtype {
     SEER_F32 = 0,

@@ -1,6 +1,7 @@
 // Routed region attention (seer_region_attention) on tensor cores, for F16/BF16 and one head
 // size D == Dv in {32, 64}; region_attention.cu sends those cases here when q, k, v and o are
-// 16-byte aligned with row strides in whole 16-byte words, and falls back otherwise.
+// 16-byte aligned with row strides in whole 16-byte words, and falls back otherwise. q, k, v
+// and o come in the regions or the map form (core/region_layout.h).
 //
 // One warp per unit of work = 16 query pixels of one (image, head, region): BiFormer's
 // regions hold 64, 16 or 4 pixels, so a warp's rows are one chunk of a region (rows past the
@@ -12,24 +13,27 @@
 // type so that P V keeps about 16 bits of P (with P rounded to BF16 the BiFormer fixture's
 // one-image BF16 logits were at rel-L2 2.0e-2 on the H200, against 1.0e-2 before).
 #include "core/cuda/mma.cuh"
+#include "core/region_layout.h"
 
 namespace {
 
 using namespace seer_mma;
 
 constexpr int kWarps = 4; // units per block
+constexpr int64_t kNoRow = INT64_MIN; // a key past the end or of an out-of-range region
 
 struct region_params {
     int64_t units;
     int m, R, P, topk, chunks; // chunks: 16-row units per region
     float scale2;              // scale log2(e)
-    int64_t qs[4], ks[4], vs[4], os[4]; // strides over (B, m, R, P) in elements
+    seer_region_layout q, k, v, o;
 };
 
+// Row p of region r of head n of image b.
 template <typename T>
-__device__ __forceinline__ T *at(T *base, const int64_t (&s)[4], int64_t b, int64_t n, int64_t r,
-                                 int64_t p) {
-    return base + b * s[0] + n * s[1] + r * s[2] + p * s[3];
+__device__ __forceinline__ T *at(T *base, const seer_region_layout &l, int64_t b, int64_t n,
+                                 int64_t r, int64_t p) {
+    return base + seer_region_offset(&l, b, n, r, p);
 }
 
 template <typename T, typename I, int D>
@@ -37,6 +41,8 @@ __global__ void __launch_bounds__(32 * kWarps)
     region_mma_kernel(T *o, const T *q, const T *k, const T *v, const I *idx, region_params p) {
     using rows = flash_rows<T, D>;
     constexpr int LD = rows::LD, kChunks = D / 8; // 16-byte pieces per key row
+    constexpr int kPieces = kKeyTile * kChunks / 32; // pieces per lane and tile
+    static_assert(kKeyTile == 64 && 32 % kChunks == 0, "two keys a lane, a pass's keys in one half");
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ bool live_s[kWarps][kKeyTile];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -51,22 +57,37 @@ __global__ void __launch_bounds__(32 * kWarps)
     const int P = p.P, nk = p.topk * P, p_lo = chunk * 16 + g, p_hi = p_lo + 8;
 
     uint32_t qf[rows::KD][4];
-    rows::load_q(qf, p_lo < P ? at(q, p.qs, b, n, r, p_lo) : nullptr,
-                 p_hi < P ? at(q, p.qs, b, n, r, p_hi) : nullptr, t);
+    rows::load_q(qf, p_lo < P ? at(q, p.q, b, n, r, p_lo) : nullptr,
+                 p_hi < P ? at(q, p.q, b, n, r, p_hi) : nullptr, t);
     rows acc;
     for (int k0 = 0; k0 < nk; k0 += kKeyTile) {
-        for (int e = lane; e < kKeyTile * kChunks; e += 32) {
-            const int j = e / kChunks, c = e % kChunks * 8, key = k0 + j;
+        // Lane l finds where keys l and l + 32 of the tile lie (region and pixel worked out
+        // once per key, not per 16-byte piece); the copies take them from it by shuffle.
+        int64_t ko[2], vo[2];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int key = k0 + lane + 32 * h;
             const int64_t reg = key < nk ? (int64_t)ir[key / P] : -1;
             const bool ok = reg >= 0 && reg < p.R;
-            if (ok) {
-                cp_async16(kt + j * LD + c, at(k, p.ks, b, n, reg, key % P) + c);
-                cp_async16(vt + j * LD + c, at(v, p.vs, b, n, reg, key % P) + c);
+            ko[h] = ok ? seer_region_offset(&p.k, b, n, reg, key % P) : kNoRow;
+            vo[h] = ok ? seer_region_offset(&p.v, b, n, reg, key % P) : kNoRow;
+            live[lane + 32 * h] = ok;
+        }
+#pragma unroll 4 // (fully unrolled, D = 32 took 127 registers, not 97)
+        for (int i = 0; i < kPieces; i++) {
+            // Piece e: columns c.. c + 7 of key j; the iteration's keys lie in one half of
+            // the tile (h), so every lane sends the offsets of the half its reader wants.
+            const int e = lane + 32 * i, j = e / kChunks, c = e % kChunks * 8;
+            const int h = 32 * i / kChunks / 32;
+            const int64_t ka = __shfl_sync(0xffffffffu, h ? ko[1] : ko[0], j % 32);
+            const int64_t va = __shfl_sync(0xffffffffu, h ? vo[1] : vo[0], j % 32);
+            if (ka != kNoRow) {
+                cp_async16(kt + j * LD + c, k + ka + c);
+                cp_async16(vt + j * LD + c, v + va + c);
             } else { // zeros: a masked key's probability is 0, and 0 * garbage could be NaN
                 *(uint4 *)(kt + j * LD + c) = make_uint4(0, 0, 0, 0);
                 *(uint4 *)(vt + j * LD + c) = make_uint4(0, 0, 0, 0);
             }
-            if (c == 0) live[j] = ok;
         }
         cp_async_commit();
         cp_async_wait<0>();
@@ -75,8 +96,8 @@ __global__ void __launch_bounds__(32 * kWarps)
                  [&](int key, bool, float x) { return live[key] ? x : -INFINITY; });
         __syncwarp(); // the tile is read before the next one overwrites it
     }
-    acc.store(p_lo < P ? at(o, p.os, b, n, r, p_lo) : nullptr,
-              p_hi < P ? at(o, p.os, b, n, r, p_hi) : nullptr);
+    acc.store(p_lo < P ? at(o, p.o, b, n, r, p_lo) : nullptr,
+              p_hi < P ? at(o, p.o, b, n, r, p_hi) : nullptr);
 }
 
 template <typename T, typename I, int D>
@@ -90,11 +111,13 @@ seer_status launch(T *o, const T *q, const T *k, const T *v, const I *idx, const
     return SEER_CU(seer_cu_launched());
 }
 
-// Rows start on 16-byte boundaries: aligned data, strides over (B, m, R, P) in whole words.
+// Rows start on 16-byte boundaries: aligned data, every stride of the layout (image, head,
+// region row and column, pixel row and column) in whole words of 8 elements.
 bool rows_aligned(const seer_tensor *t) {
     if ((uintptr_t)t->data % 16 != 0) return false;
-    for (int i = 0; i < 4; i++)
-        if (t->stride[i] % 8 != 0) return false;
+    const seer_region_layout l = seer_region_layout_of(t);
+    for (int i = 0; i < 6; i++)
+        if (l.s[i] % 8 != 0) return false;
     return true;
 }
 
@@ -120,9 +143,10 @@ seer_status run_index(seer_tensor *o, const seer_tensor *q, const seer_tensor *k
 seer_status seer_cuda_region_attention_mma(seer_tensor *o, const seer_tensor *q,
                                            const seer_tensor *k, const seer_tensor *v,
                                            const seer_tensor *idx, float scale) {
-    const int64_t B = q->shape[0], m = q->shape[1], R = q->shape[2], P = q->shape[3];
-    const int64_t d = q->shape[4], topk = idx->shape[2];
-    if ((q->dtype != SEER_F16 && q->dtype != SEER_BF16) || v->shape[4] != d ||
+    const int last = q->ndim - 1; // regions form (5 dims) or map form (7)
+    const int64_t B = q->shape[0], m = q->shape[1], R = seer_region_count(q);
+    const int64_t P = seer_region_pixels(q), d = q->shape[last], topk = idx->shape[2];
+    if ((q->dtype != SEER_F16 && q->dtype != SEER_BF16) || v->shape[last] != d ||
         (d != 32 && d != 64) || !rows_aligned(o) || !rows_aligned(q) || !rows_aligned(k) ||
         !rows_aligned(v) || (idx->dtype != SEER_I64 && idx->dtype != SEER_I32))
         return SEER_STATUS_UNSUPPORTED;
@@ -134,9 +158,8 @@ seer_status seer_cuda_region_attention_mma(seer_tensor *o, const seer_tensor *q,
         return SEER_STATUS_UNSUPPORTED;
     p.m = (int)m, p.R = (int)R, p.P = (int)P, p.topk = (int)topk;
     p.scale2 = scale * kLog2e;
-    for (int i = 0; i < 4; i++)
-        p.qs[i] = q->stride[i], p.ks[i] = k->stride[i], p.vs[i] = v->stride[i],
-        p.os[i] = o->stride[i];
+    p.q = seer_region_layout_of(q), p.k = seer_region_layout_of(k);
+    p.v = seer_region_layout_of(v), p.o = seer_region_layout_of(o);
     if (p.units == 0) return SEER_STATUS_OK;
     if (q->dtype == SEER_F16) return run_index<__half>(o, q, k, v, idx, p, d);
     return run_index<__nv_bfloat16>(o, q, k, v, idx, p, d);
