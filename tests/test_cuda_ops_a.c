@@ -399,6 +399,21 @@ Test(cuda_conv2d, fused_residual_relu) {
     in_spec h[] = {IN(2, 7, 7, 64), IN(64, 3, 3, 1), ABSENT, IN(2, 7, 7, 64)};
     run_case("fused depthwise 5x5 + residual, 32 channels", op_conv_fused, &lepe_e, g, NIN(g));
     run_case("fused depthwise 3x3 + residual, relu, 64 channels", op_conv_fused, &pos_e, h, NIN(h));
+    // Whole 16-byte channel vectors: the vector kernel with SEER_CUDA_NEW=1 (depthwise_vec.cu),
+    // one and several channel groups per block (24 -> 3 vectors of BF16, 320 -> 40 in groups of
+    // 8, 512 -> 64 in groups of 16), strips with tails, wide F32 maps taking strips of 8.
+    fused_arg v7 = {{.pad_h = 9, .pad_w = 9, .dil_h = 3, .dil_w = 3, .groups = 24}, true};
+    fused_arg v3 = {{.pad_h = 1, .pad_w = 1, .groups = 320}, false};
+    fused_arg v5 = {{.pad_h = 2, .pad_w = 2, .groups = 512}, false};
+    fused_arg v3w = {{.pad_h = 1, .pad_w = 1, .groups = 16}, true};
+    in_spec i7[] = {IN(2, 18, 20, 24), IN(24, 7, 7, 1), PARAM(24), IN(2, 18, 20, 24)};
+    in_spec i3[] = {IN(1, 7, 7, 320), IN(320, 3, 3, 1), PARAM(320), IN(1, 7, 7, 320)};
+    in_spec i5[] = {IN(2, 9, 17, 512), IN(512, 5, 5, 1), PARAM(512), IN(2, 9, 17, 512)};
+    in_spec i3w[] = {IN(2, 20, 19, 16), IN(16, 3, 3, 1), ABSENT, ABSENT};
+    run_case("fused depthwise 7x7 dilation 3 + residual, relu, 24 channels", op_conv_fused, &v7, i7, NIN(i7));
+    run_case("fused depthwise 3x3 + residual, 320 channels", op_conv_fused, &v3, i3, NIN(i3));
+    run_case("fused depthwise 5x5 + residual, 512 channels", op_conv_fused, &v5, i5, NIN(i5));
+    run_case("fused depthwise 3x3, relu, 16 channels, wide", op_conv_fused, &v3w, i3w, NIN(i3w));
 }
 
 Test(cuda_conv2d, depthwise) {

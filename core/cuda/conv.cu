@@ -587,6 +587,13 @@ static seer_status conv_run(seer_tensor *y, const seer_tensor *x, const seer_ten
                              seer_tensor_shape_str(y, by, sizeof by));
     }
     static const bool dw_kernel = seer_cu_switch_on("SEER_DW_KERNEL");
+    if (s.groups == s.C && s.C == s.O && dw_kernel && s.sh == 1 && s.sw == 1 && s.dh == s.dw) {
+        const seer_cu_dw_args a = {s.B, s.H, s.W, s.C, s.Ho, s.Wo, (int)s.kh, (int)s.kw, s.dh,
+                                   s.ph, s.pw, relu};
+        const seer_status st = seer_cu_depthwise_vec(x->dtype, y->data, x->data, w->data, bias,
+                                                     res ? res->data : nullptr, a);
+        if (st != SEER_STATUS_UNSUPPORTED) return st; // bias, residual and ReLU included
+    }
     if (s.groups == s.C && s.C == s.O && dw_kernel) {
         if (seer_cu_fused_on()) return conv_depthwise(y, x, w, bias, s, res, relu);
         SEER_TRY(conv_depthwise(y, x, w, bias, s));

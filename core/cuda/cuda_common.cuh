@@ -481,4 +481,17 @@ seer_status seer_cu_gemm(seer_dtype dt, bool trans_a, bool trans_b, int64_t m, i
 // y[r, j] += bias[j] for a contiguous [rows, n] tensor of dtype dt (F32 bias).
 seer_status seer_cu_add_bias(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias);
 
+// A stride-1 depthwise convolution (NHWC x [B, H, W, C], weight [C, kh, kw, 1], y [B, Ho, Wo,
+// C], padding ph, pw, dilation dil on both axes), then + res (y's layout, or NULL) and ReLU.
+struct seer_cu_dw_args {
+    int64_t B, H, W, C, Ho, Wo;
+    int kh, kw, dil, ph, pw;
+    bool relu;
+};
+// The 16-byte channel-vector kernel (depthwise_vec.cu) for 3x3, 5x5 and 7x7 dilation 3 when
+// SEER_CUDA_NEW=1, C is a whole number of vectors and the pointers are 16-byte aligned;
+// UNSUPPORTED otherwise (the caller runs its other kernels).
+seer_status seer_cu_depthwise_vec(seer_dtype dt, void *y, const void *x, const void *w,
+                                  const float *bias, const void *res, const seer_cu_dw_args &a);
+
 #endif

@@ -44,59 +44,65 @@ seer_status seer_cu_gemm(seer_dtype dt, bool trans_a, bool trans_b, int64_t m, i
     return SEER_STATUS_OK;
 }
 
-// y += bias (per column), then GELU when GELU: in F32, rounded once.
+// y += bias (per column) + r (y's layout, or NULL), then GELU when GELU: in F32, rounded once.
 template <typename T, bool GELU>
-__device__ __forceinline__ T bias_out(T y, float bias) {
-    const float v = seer_cu_f(y) + bias;
+__device__ __forceinline__ T bias_out(T y, float bias, const T *r) {
+    float v = seer_cu_f(y) + bias;
+    if (r) v += seer_cu_f(*r);
     return seer_cu_store<T>(GELU ? seer_cu_gelu(v) : v);
 }
 
 template <typename T, bool GELU>
-__global__ void add_bias_kernel(T *y, const float *bias, int64_t rows, int64_t n) {
-    SEER_CU_FOR(i, rows * n) y[i] = bias_out<T, GELU>(y[i], bias ? bias[i % n] : 0.0f);
+__global__ void add_bias_kernel(T *y, const float *bias, const T *r, int64_t rows, int64_t n) {
+    SEER_CU_FOR(i, rows * n)
+        y[i] = bias_out<T, GELU>(y[i], bias ? bias[i % n] : 0.0f, r ? r + i : nullptr);
 }
 
 // The same, SEER_CU_VEC elements per thread in one load and store, 32-bit index math (the
 // column by a multiply-high): n a multiple of SEER_CU_VEC, y aligned to a pack, fewer than 2^31
 // packs. cols: a divider by n / SEER_CU_VEC.
 template <typename T, bool GELU>
-__global__ void add_bias_vec_kernel(T *y, const float *bias, uint32_t packs, seer_cu_divider cols) {
+__global__ void add_bias_vec_kernel(T *y, const float *bias, const T *r, uint32_t packs,
+                                    seer_cu_divider cols) {
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += blockDim.x * gridDim.x) {
         const uint32_t c = (i - cols.div(i) * cols.d) * SEER_CU_VEC;
-        seer_cu_vec<T> p = ((seer_cu_vec<T> *)y)[i];
+        seer_cu_vec<T> p = ((seer_cu_vec<T> *)y)[i], q;
+        if (r) q = ((const seer_cu_vec<T> *)r)[i];
 #pragma unroll
         for (int j = 0; j < SEER_CU_VEC; j++)
-            p.v[j] = bias_out<T, GELU>(p.v[j], bias ? bias[c + j] : 0.0f);
+            p.v[j] = bias_out<T, GELU>(p.v[j], bias ? bias[c + j] : 0.0f, r ? &q.v[j] : nullptr);
         ((seer_cu_vec<T> *)y)[i] = p;
     }
 }
 
-// y[rows, n] += bias, then GELU when gelu; the vector kernel where it applies (SEER_BIAS_VEC=0
-// keeps the scalar one, to time them).
+// y[rows, n] += bias + r (r: y's layout, or NULL), then GELU when gelu; the vector kernel where
+// it applies (SEER_BIAS_VEC=0 keeps the scalar one, to time them).
 static seer_status bias_act(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias,
-                            bool gelu) {
-    if ((!bias && !gelu) || rows * n == 0) return SEER_STATUS_OK;
+                            bool gelu, const void *r = nullptr) {
+    if ((!bias && !gelu && !r) || rows * n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(dt, "bias", [&](auto tag) {
         using T = typename decltype(tag)::type;
         const int64_t packs = rows * n / SEER_CU_VEC;
         static const bool vec = seer_cu_switch_on("SEER_BIAS_VEC");
         if (vec && n % SEER_CU_VEC == 0 && packs < ((int64_t)1 << 31) &&
-            seer_cu_vec_elems<T>(rows * n, {y}) == rows * n) {
+            seer_cu_vec_elems<T>(rows * n, {y, r}) == rows * n) {
             const seer_cu_divider cols = seer_cu_make_divider((uint32_t)(n / SEER_CU_VEC));
             if (gelu)
                 add_bias_vec_kernel<T, true><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0,
-                                               seer_cu_stream()>>>((T *)y, bias, (uint32_t)packs, cols);
+                                               seer_cu_stream()>>>((T *)y, bias, (const T *)r,
+                                                                   (uint32_t)packs, cols);
             else
                 add_bias_vec_kernel<T, false><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0,
-                                                seer_cu_stream()>>>((T *)y, bias, (uint32_t)packs, cols);
+                                                seer_cu_stream()>>>((T *)y, bias, (const T *)r,
+                                                                    (uint32_t)packs, cols);
             return SEER_CU(seer_cu_launched());
         }
         if (gelu)
             add_bias_kernel<T, true><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0,
-                                       seer_cu_stream()>>>((T *)y, bias, rows, n);
+                                       seer_cu_stream()>>>((T *)y, bias, (const T *)r, rows, n);
         else
             add_bias_kernel<T, false><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0,
-                                        seer_cu_stream()>>>((T *)y, bias, rows, n);
+                                        seer_cu_stream()>>>((T *)y, bias, (const T *)r, rows, n);
         return SEER_CU(seer_cu_launched());
     });
 }
@@ -171,7 +177,8 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
 
 // y[rows, N] = x[rows, K] w^T + b + r (seer_linear_add). With SEER_CUDA_FUSED=1: one GEMM with
 // both sums in its epilogue where cuBLASLt takes it, else r copied into y, a GEMM accumulating
-// onto it (beta = 1), then the bias kernel. Otherwise linear's kernels, then add's.
+// onto it (beta = 1), then the bias kernel. Otherwise the GEMM, then one pass adding the bias and
+// r in F32 (SEER_CUDA_NEW=1), or linear's kernels, then add's.
 seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                  const seer_tensor *b, const seer_tensor *r) {
     char bx[128], bw[128], by[128];
@@ -197,12 +204,14 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
         SEER_TRY(seer_cu_linear_lt(x->dtype, true, rows, N, K, 1.0f, x->data, w->data, y->data,
                                    bias, r->data, &done));
     if (done) return SEER_STATUS_OK;
-    if (!seer_cu_fused_on()) { // the kernels of linear, then add
-        if (K > 0)
+    if (!seer_cu_fused_on()) { // the GEMM, then bias and residual in one pass (or linear's
+        if (K > 0)          // kernels, then add's, without SEER_CUDA_NEW=1)
             SEER_TRY(seer_cu_gemm(x->dtype, false, true, rows, N, K, 1.0f, x->data, K, 0, w->data,
                                   K, 0, 0.0f, y->data, N, 0, 1));
         else
             SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
+        if (seer_cu_new_on() && y->data != r->data)
+            return bias_act(y->data, y->dtype, rows, N, bias, false, r->data);
         SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, N, bias));
         return seer_cuda_binary(y, r, y, SEER_BINARY_ADD);
     }
