@@ -90,20 +90,19 @@ static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *x, int64_t m, int
 // ---- bi-level routing attention ------------------------------------------------------------
 
 // Region-level routing: the indices [B, R, topk] of the regions whose region-mean key is most
-// similar to each region-mean query. qkv: [B, H, W, 2 qk + C] (contiguous), q and k first, in
+// similar to each region-mean query. qk: [B, H, W, 2 qk] (contiguous), q then k, in
 // S x S regions of h x w pixels. In F32 whatever the compute dtype: a near tie decides which
-// regions a query sees (the means are taken of the values as they are, straight into F32; v's
-// are taken too and left).
-static seer_tensor *route(seer_ctx *c, const biformer_bra *a, const seer_tensor *qkv, int64_t h,
-                          int64_t w) {
-    if (!qkv) return NULL;
-    const int64_t B = qkv->shape[0], S = a->n_win, qk = a->qk_dim, Cq = qkv->shape[3];
+// regions a query sees (the means are taken of the values as they are, straight into F32).
+static seer_tensor *route(seer_ctx *c, const biformer_bra *a, const seer_tensor *qk_map,
+                          int64_t h, int64_t w) {
+    if (!qk_map) return NULL;
+    const int64_t B = qk_map->shape[0], S = a->n_win, qk = a->qk_dim;
     // A region's mean as the mean over its h rows of the means over each row's w pixels (the
-    // same: equal groups), each over a dim of the map viewed [B, S, h, S, w, 2 qk + C].
-    seer_tensor *mean = seer_reshape(c, qkv, 6, (int64_t[]){B, S, h, S, w, Cq});
-    mean = seer_reduce_f32(c, mean, 4, SEER_REDUCE_MEAN);       // [B, S, h, S, 2 qk + C]
-    mean = seer_reduce(c, mean, 2, SEER_REDUCE_MEAN);           // [B, S, S, 2 qk + C], F32
-    mean = seer_reshape(c, mean, 3, (int64_t[]){B, S * S, Cq}); // [B, R, 2 qk + C]
+    // same: equal groups), each over a dim of the map viewed [B, S, h, S, w, 2 qk].
+    seer_tensor *mean = seer_reshape(c, qk_map, 6, (int64_t[]){B, S, h, S, w, 2 * qk});
+    mean = seer_reduce_f32(c, mean, 4, SEER_REDUCE_MEAN);          // [B, S, h, S, 2 qk]
+    mean = seer_reduce(c, mean, 2, SEER_REDUCE_MEAN);              // [B, S, S, 2 qk], F32
+    mean = seer_reshape(c, mean, 3, (int64_t[]){B, S * S, 2 * qk}); // [B, R, 2 qk]
     seer_tensor *affinity = seer_matmul(c, seer_narrow(c, mean, 2, 0, qk),
                                         seer_narrow(c, mean, 2, qk, qk), false, true, a->scale,
                                         NULL); // [B, R, R]
@@ -131,14 +130,19 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
 
     // q, k, v per pixel on the map, then views of it: S x S regions of h x w pixels, heads split
     // (q, k: [B, m, S, S, h, w, qk/m], v: [B, m, S, S, h, w, C/m]).
-    seer_tensor *qkv = seer_linear(c, x, a->qkv_w, a->qkv_b); // [B, H, W, 2qk + C]
-    seer_tensor *q = heads_view(c, seer_narrow(c, qkv, 3, 0, qk), m, h, w);
-    seer_tensor *k = heads_view(c, seer_narrow(c, qkv, 3, qk, qk), m, h, w);
-    seer_tensor *v = heads_view(c, seer_narrow(c, qkv, 3, 2 * qk, C), m, h, w);
+    // The projection as two GEMMs over the rows of its weight, q and k in one map, v in its own:
+    // LePE's convolution then reads v as it is (one map with all three made it copy v's channels).
+    seer_tensor *qk_map = seer_linear(c, x, seer_narrow(c, a->qkv_w, 0, 0, 2 * qk),
+                                      seer_narrow(c, a->qkv_b, 0, 0, 2 * qk)); // [B, H, W, 2qk]
+    seer_tensor *v_map = seer_linear(c, x, seer_narrow(c, a->qkv_w, 0, 2 * qk, C),
+                                     seer_narrow(c, a->qkv_b, 0, 2 * qk, C)); // [B, H, W, C]
+    seer_tensor *q = heads_view(c, seer_narrow(c, qk_map, 3, 0, qk), m, h, w);
+    seer_tensor *k = heads_view(c, seer_narrow(c, qk_map, 3, qk, qk), m, h, w);
+    seer_tensor *v = heads_view(c, v_map, m, h, w);
 
     // Region-level routing, then token-level attention of each region's pixels to the pixels
     // of its topk routed regions (read in place).
-    seer_tensor *r_idx = route(c, a, qkv, h, w); // [B, R, topk]
+    seer_tensor *r_idx = route(c, a, qk_map, h, w); // [B, R, topk]
     if (view) {
         view->map = biformer_view_map(c, a, q, k, r_idx, view->qx, view->qy);
         if (view->map && (pad_b || pad_r)) // the map without the padding's rows and columns
@@ -151,10 +155,8 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     o = seer_reshape(c, seer_permute(c, o, (int[]){0, 2, 4, 3, 5, 1, 6}), 4,
                      (int64_t[]){B, H, W, C}); // [B, H, W, C]
 
-    // LePE: depthwise conv over V as a full map (the V channels of the projection map; the
-    // convolution takes a contiguous copy of that strided view).
-    o = add_depthwise(c, o, seer_narrow(c, qkv, 3, 2 * qk, C), a->lepe_w, a->lepe_b,
-                      a->side_dwconv);
+    // LePE: depthwise conv over V as a full map.
+    o = add_depthwise(c, o, v_map, a->lepe_w, a->lepe_b, a->side_dwconv);
     if (!(pad_b || pad_r)) return seer_linear_add(c, o, a->wo_w, a->wo_b, residual);
     o = seer_linear(c, o, a->wo_w, a->wo_b); // [B, H, W, C], cropped to the input
     return seer_add(c, residual, seer_narrow(c, seer_narrow(c, o, 1, 0, H_in), 2, 0, W_in));
