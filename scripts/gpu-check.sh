@@ -66,7 +66,7 @@ run() {
   "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | tee "$out/gpu-check-cuda.log" | grep -E "FAIL|Synthesis|SKIP" | tail -n 40  || true
   echo "== depthwise convolutions through cuDNN (SEER_DW_KERNEL=0) =="
   SEER_DW_KERNEL=0 "$SEER_BIN"/seer_tests --filter 'cuda_conv2d/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
-  echo "== the kernels written after the last GPU run (SEER_CUDA_NEW=1): CUDA op tests and model fixtures =="
+  echo "== the opt-in kernels (SEER_CUDA_NEW=1): CUDA op tests and model fixtures =="
   SEER_CUDA_NEW=1 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
   SEER_CUDA_NEW=1 "$SEER_BIN"/seer_tests --filter '*/*cuda*' --jobs 4 2>&1 | tee "$out/gpu-check-new.log" | grep -E "FAIL|Synthesis" || true
   echo "== with the fused epilogues (SEER_CUDA_FUSED=1) and without the tensor-core region attention (SEER_REGION_MMA=0): CUDA op tests and model fixtures =="

@@ -7,9 +7,10 @@
 # heuristics; halonet50ts), our depthwise kernels (SEER_DW_KERNEL=0: cuDNN; van_b2), the
 # fused epilogues (SEER_CUDA_FUSED=1: a Linear's residual, and in F32 its bias, in cuBLASLt's
 # epilogue, the residual in the depthwise kernels; off by default) and the radix-select
-# top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512), and the kernels
-# written after the last GPU run (SEER_CUDA_NEW=1: the vectorized bias add, the channel-pair
-# depthwise kernel; off by default until verified). After
+# top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512), the vectorized
+# bias add (SEER_BIAS_VEC=0) and the channel-pair depthwise kernel (SEER_DW_PAIR=0), and the
+# opt-in kernels (SEER_CUDA_NEW=1: depthwise on channel vectors, Linear + GELU and Linear +
+# residual in one pass, LayerNorm in registers; off by default). After
 # `scripts/gpu-check.sh pack` here; on the GPU machine with carry [".gpu"]:
 #   bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
 set -uo pipefail
@@ -57,6 +58,12 @@ attn_run() {
     echo "== SEER_DW_KERNEL=$on: van_b2 bf16 batch 256, f32 batch 64 =="
     model_run SEER_DW_KERNEL $on van_b2 bf16 256
     model_run SEER_DW_KERNEL $on van_b2 f32 64
+  done
+  for var in SEER_BIAS_VEC SEER_DW_PAIR; do
+    for on in 1 0; do
+      echo "== $var=$on: biformer_tiny, van_b2 bf16 batch 256 =="
+      for m in biformer_tiny van_b2; do model_run $var $on $m bf16 256; done
+    done
   done
   for on in 1 0; do
     echo "== SEER_CUDA_NEW=$on: biformer_tiny, van_b2 bf16 batch 256 =="

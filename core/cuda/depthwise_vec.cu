@@ -1,5 +1,5 @@
-// Depthwise stride-1 convolution on 16-byte channel vectors (SEER_CUDA_NEW=1 until run on a
-// GPU; conv.cu tries it before its strip and pair kernels): one thread per V = 16 / sizeof(T)
+// Depthwise stride-1 convolution on 16-byte channel vectors (opt-in, SEER_CUDA_NEW=1: see
+// cuda_common.cuh; conv.cu tries it before its strip and pair kernels): one thread per V = 16 / sizeof(T)
 // neighbouring channels (8 in BF16/F16, 4 in F32) and a strip of TX outputs of one row.
 // - Every input of a kernel row's strip, TX + (KW - 1) * DIL pixels, is one 16-byte load, kept
 //   packed in registers and used KW times (the strip kernel makes one 2-byte load per channel
@@ -138,7 +138,8 @@ seer_status seer_cu_depthwise_vec(seer_dtype dt, void *y, const void *x, const v
     const int64_t lim = (int64_t)1 << 31;
     const bool k3 = a.kh == 3 && a.kw == 3 && a.dil == 1, k5 = a.kh == 5 && a.kw == 5 && a.dil == 1;
     const bool k7 = a.kh == 7 && a.kw == 7 && a.dil == 3;
-    if (!seer_cu_new_on() || !(k3 || k5 || k7) || a.C % V || (uintptr_t)x % 16 ||
+    static const bool on = seer_cu_new_part("SEER_NEW_DW");
+    if (!on || !(k3 || k5 || k7) || a.C % V || (uintptr_t)x % 16 ||
         (uintptr_t)y % 16 || (res && (uintptr_t)res % 16) || a.B * a.H * a.W * a.C >= lim ||
         a.B * a.Ho * a.Wo * a.C >= lim || a.Ho < 1 || a.Wo < 1)
         return SEER_STATUS_UNSUPPORTED;

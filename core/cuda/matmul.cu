@@ -210,7 +210,8 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
                                   K, 0, 0.0f, y->data, N, 0, 1));
         else
             SEER_TRY(SEER_CU(cudaMemset(y->data, 0, seer_tensor_nbytes(y))));
-        if (seer_cu_new_on() && y->data != r->data)
+        static const bool one_pass = seer_cu_new_part("SEER_NEW_LINEAR_ADD");
+        if (one_pass && y->data != r->data)
             return bias_act(y->data, y->dtype, rows, N, bias, false, r->data);
         SEER_TRY(seer_cu_add_bias(y->data, y->dtype, rows, N, bias));
         return seer_cuda_binary(y, r, y, SEER_BINARY_ADD);
@@ -228,7 +229,8 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
 // in one pass (SEER_CUDA_NEW=1; otherwise linear's kernels, then the GELU kernel).
 seer_status seer_cuda_linear_gelu(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                   const seer_tensor *b) {
-    if (!seer_cu_new_on()) {
+    static const bool one_pass = seer_cu_new_part("SEER_NEW_LINEAR_GELU");
+    if (!one_pass) {
         SEER_TRY(seer_cuda_matmul(y, x, w, false, true, 1.0f, b));
         return seer_cuda_unary(y, y, SEER_UNARY_GELU, 0.0f, 0.0f);
     }

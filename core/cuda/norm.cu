@@ -113,7 +113,8 @@ template <typename T, bool RMS>
 static bool row_norm_vec(seer_status *st, T *y, const T *x, const float *w, const float *b,
                          int64_t rows, int64_t C, float eps) {
     constexpr int V = 16 / sizeof(T);
-    if (!seer_cu_new_on() || C % V || (uintptr_t)x % 16 || (uintptr_t)y % 16 ||
+    static const bool on = seer_cu_new_part("SEER_NEW_LN");
+    if (!on || C % V || (uintptr_t)x % 16 || (uintptr_t)y % 16 ||
         rows >= ((int64_t)1 << 26))
         return false;
     const int64_t vecs = C / V;
