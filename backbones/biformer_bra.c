@@ -89,28 +89,6 @@ static seer_tensor *heads_view(seer_ctx *c, const seer_tensor *x, int64_t m, int
 
 // ---- bi-level routing attention ------------------------------------------------------------
 
-// Region-level routing: the indices [B, R, topk] of the regions whose region-mean key is most
-// similar to each region-mean query. qk: [B, H, W, 2 qk] (contiguous), q then k, in
-// S x S regions of h x w pixels. In F32 whatever the compute dtype: a near tie decides which
-// regions a query sees (the means are taken of the values as they are, straight into F32).
-static seer_tensor *route(seer_ctx *c, const biformer_bra *a, const seer_tensor *qk_map,
-                          int64_t h, int64_t w) {
-    if (!qk_map) return NULL;
-    const int64_t B = qk_map->shape[0], S = a->n_win, qk = a->qk_dim;
-    // A region's mean as the mean over its h rows of the means over each row's w pixels (the
-    // same: equal groups), each over a dim of the map viewed [B, S, h, S, w, 2 qk].
-    seer_tensor *mean = seer_reshape(c, qk_map, 6, (int64_t[]){B, S, h, S, w, 2 * qk});
-    mean = seer_reduce_f32(c, mean, 4, SEER_REDUCE_MEAN);          // [B, S, h, S, 2 qk]
-    mean = seer_reduce(c, mean, 2, SEER_REDUCE_MEAN);              // [B, S, S, 2 qk], F32
-    mean = seer_reshape(c, mean, 3, (int64_t[]){B, S * S, 2 * qk}); // [B, R, 2 qk]
-    seer_tensor *affinity = seer_matmul(c, seer_narrow(c, mean, 2, 0, qk),
-                                        seer_narrow(c, mean, 2, qk, qk), false, true, a->scale,
-                                        NULL); // [B, R, R]
-    seer_tensor *idx = NULL;
-    seer_topk(c, affinity, a->topk, NULL, &idx); // NULL on failure (context failed)
-    return idx;
-}
-
 seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer_tensor *x,
                                   const seer_tensor *residual, biformer_view *view) {
     if (!x) return NULL;
@@ -140,9 +118,10 @@ seer_tensor *biformer_bra_forward(seer_ctx *c, const biformer_bra *a, const seer
     seer_tensor *k = heads_view(c, seer_narrow(c, qk_map, 3, qk, qk), m, h, w);
     seer_tensor *v = heads_view(c, v_map, m, h, w);
 
-    // Region-level routing, then token-level attention of each region's pixels to the pixels
-    // of its topk routed regions (read in place).
-    seer_tensor *r_idx = route(c, a, qk_map, h, w); // [B, R, topk]
+    // Region-level routing (each region's topk regions by region-mean q . k, in F32 whatever
+    // the compute dtype: a near tie decides which regions a query sees), then token-level
+    // attention of each region's pixels to the pixels of its topk routed regions (read in place).
+    seer_tensor *r_idx = seer_region_route(c, qk_map, S, a->topk, a->scale); // [B, R, topk]
     if (view) {
         view->map = biformer_view_map(c, a, q, k, r_idx, view->qx, view->qy);
         if (view->map && (pad_b || pad_r)) // the map without the padding's rows and columns

@@ -119,6 +119,11 @@ typedef struct seer_backend {
     // one float dtype, contiguous. NULL: seer_linear_gelu composes linear and gelu.
     seer_status (*linear_gelu)(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                const seer_tensor *b);
+    // idx I64 [B, S*S, topk] of seer_region_route; means: F32 [B, S*S, 2 qk] scratch (the
+    // region means, left there); qk_map [B, H, W, 2 qk] contiguous, H and W multiples of S.
+    // UNSUPPORTED: the front composes reduce, matmul and topk. NULL: the same.
+    seer_status (*region_route)(seer_tensor *idx, seer_tensor *means, const seer_tensor *qk_map,
+                                int64_t S, float scale);
 } seer_backend;
 
 // The table for a device, or NULL when this build has no such backend.

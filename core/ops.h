@@ -263,6 +263,15 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
 // contiguous [B, H, W, m Dv] map) and viewed [B, m, Sj, Si, h, w, Dv]. Permuted back to its
 // storage order ({0, 2, 3, 1, 4}; map form {0, 2, 4, 3, 5, 1, 6}) it is contiguous and reshapes
 // to [B, R, P, m Dv] or [B, H, W, m Dv] without a copy.
+// BiFormer's region-level routing on a [B, H, W, 2 qk] map of q then k channels (H, W
+// multiples of S; any float dtype, last dim contiguous): the map cut into S x S regions of
+// (H / S) x (W / S) pixels, region r = j * S + i; q_r, k_r = the regions' channel means (F32,
+// as a mean over rows of means over each row's pixels), affinity = scale * q_r k_r^T [B, R, R];
+// the indices I64 [B, R, topk] of each region's topk largest affinities, descending, ties to
+// the lower index (as seer_topk). On CUDA one kernel for the means and one for affinity and
+// top-k (SEER_CUDA_NEW=1); elsewhere seer_reduce_f32, seer_matmul and seer_topk.
+seer_tensor *seer_region_route(seer_ctx *c, const seer_tensor *qk_map, int64_t S, int64_t topk,
+                               float scale);
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,
                                    const seer_tensor *v, const seer_tensor *idx, float scale);
 // HaloNet's halo attention (timm HaloAttn after its q and kv projections), in one pass: no

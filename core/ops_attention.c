@@ -239,3 +239,46 @@ seer_tensor *seer_halo_attention(seer_ctx *c, const seer_tensor *q, const seer_t
     return seer_op_finish(c, "halo_attention",
                           seer_op_backend(c)->halo_attention(out, qc, kc, hc, wc, p), out);
 }
+
+// The composed routing (seer_region_route): reduce, matmul, topk.
+static seer_tensor *region_route_ops(seer_ctx *c, const seer_tensor *qk_map, int64_t S,
+                                     int64_t topk, float scale) {
+    const int64_t B = qk_map->shape[0], h = qk_map->shape[1] / S, w = qk_map->shape[2] / S;
+    const int64_t C2 = qk_map->shape[3], qk = C2 / 2;
+    seer_tensor *mean = seer_reshape(c, qk_map, 6, (int64_t[]){B, S, h, S, w, C2});
+    mean = seer_reduce_f32(c, mean, 4, SEER_REDUCE_MEAN);      // [B, S, h, S, 2 qk]
+    mean = seer_reduce(c, mean, 2, SEER_REDUCE_MEAN);          // [B, S, S, 2 qk], F32
+    mean = seer_reshape(c, mean, 3, (int64_t[]){B, S * S, C2}); // [B, R, 2 qk]
+    seer_tensor *affinity = seer_matmul(c, seer_narrow(c, mean, 2, 0, qk),
+                                        seer_narrow(c, mean, 2, qk, qk), false, true, scale,
+                                        NULL); // [B, R, R]
+    seer_tensor *idx = NULL;
+    seer_topk(c, affinity, topk, NULL, &idx); // NULL on failure (context failed)
+    return idx;
+}
+
+seer_tensor *seer_region_route(seer_ctx *c, const seer_tensor *qk_map, int64_t S, int64_t topk,
+                               float scale) {
+    SEER_OP_BEGIN(c, "region_route", qk_map);
+    char sx[128];
+    if (!seer_op_check_float(c, "region_route", qk_map)) return NULL;
+    if (qk_map->ndim != 4 || S < 1 || qk_map->shape[1] % S || qk_map->shape[2] % S ||
+        qk_map->shape[3] % 2 || topk < 1 || topk > S * S) {
+        seer_ctx_fail(c, SEER_STATUS_SHAPE,
+                      "region_route: expected a [B, H, W, 2 qk] map with H and W multiples of "
+                      "S = %lld and 1 <= topk = %lld <= S^2; got %s",
+                      (long long)S, (long long)topk,
+                      seer_tensor_shape_str(qk_map, sx, sizeof sx));
+        return NULL;
+    }
+    const seer_backend *be = seer_op_backend(c);
+    if (!be->region_route) return region_route_ops(c, qk_map, S, topk, scale);
+    const int64_t B = qk_map->shape[0], R = S * S;
+    const seer_tensor *x = seer_op_contig(c, qk_map);
+    seer_tensor *means = seer_ctx_tensor(c, SEER_F32, 3, (int64_t[]){B, R, qk_map->shape[3]});
+    seer_tensor *idx = seer_ctx_tensor(c, SEER_I64, 3, (int64_t[]){B, R, topk});
+    if (!x || !means || !idx) return NULL;
+    seer_status st = be->region_route(idx, means, x, S, scale);
+    if (st == SEER_STATUS_UNSUPPORTED) return region_route_ops(c, qk_map, S, topk, scale);
+    return seer_op_finish(c, "region_route", st, idx);
+}

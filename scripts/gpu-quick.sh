@@ -22,7 +22,7 @@ batch=${QUICK_BATCH:-256}
   SEER_CUDA_NEW=1 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 2 2>&1 | grep -E "FAIL|Assert|rel|Synthesis" | tail -n 30
   SEER_CUDA_NEW=1 "$SEER_BIN"/seer_tests --filter '*/*cuda*' --jobs 4 2>&1 | grep -E "FAIL|Assert|bf16|Synthesis" | tail -n 40
   # Which opt-in kernel moves BiFormer's one-image BF16 logits (fixture a): each turned off alone.
-  for part in none SEER_NEW_DW SEER_NEW_LINEAR_ADD SEER_NEW_LINEAR_GELU SEER_NEW_LN all; do
+  for part in none SEER_NEW_DW SEER_NEW_LINEAR_ADD SEER_NEW_LINEAR_GELU SEER_NEW_LN SEER_NEW_ROUTE all; do
     vars=(SEER_CUDA_NEW=1)
     [[ $part == all ]] && vars=(SEER_CUDA_NEW=0)
     [[ $part == SEER_* ]] && vars+=("$part=0")

@@ -43,4 +43,5 @@ const seer_backend seer_cuda_backend = {
     /* sample_inverse_cdf */ seer_cuda_sample_inverse_cdf,
     /* linear_add */ seer_cuda_linear_add,
     /* linear_gelu */ seer_cuda_linear_gelu,
+    /* region_route */ seer_cuda_region_route,
 };

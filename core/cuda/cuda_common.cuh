@@ -140,7 +140,8 @@ inline bool seer_cu_fused_on(void) {
 }
 
 // The opt-in kernels (the depthwise kernel on channel vectors, the Linear + GELU and Linear +
-// residual passes, the LayerNorm in registers): off unless SEER_CUDA_NEW=1. Their CUDA tests
+// residual passes, the LayerNorm in registers; BiFormer's routing kernels, written after the
+// H200 run, not yet run there): off unless SEER_CUDA_NEW=1. Their CUDA tests
 // pass on the H200 (2026-12-03 17:59) and they make BiFormer 1.28x and VAN-B2 1.44x faster,
 // but BiFormer's one-image BF16 fixture lands at 2.43e-2 (bound 2e-2) with them: off until the
 // BF16 ImageNet agreement has been run with them. scripts/gpu-check.sh and gpu-quick.sh test
@@ -155,7 +156,7 @@ inline bool seer_cu_new_on(void) {
 }
 
 // One of the opt-in kernels: on with SEER_CUDA_NEW=1 unless its own variable (SEER_NEW_DW,
-// SEER_NEW_LINEAR_ADD, SEER_NEW_LINEAR_GELU, SEER_NEW_LN) is "0", to tell which one moves a
+// SEER_NEW_LINEAR_ADD, SEER_NEW_LINEAR_GELU, SEER_NEW_LN, SEER_NEW_ROUTE) is "0", to tell which one moves a
 // result (scripts/gpu-quick.sh). Callers keep the answer in a static.
 inline bool seer_cu_new_part(const char *name) {
     return seer_cu_new_on() && seer_cu_switch_on(name);

@@ -15,6 +15,8 @@ seer_status seer_cuda_sync(void);
 seer_status seer_cuda_copy(seer_tensor *out, const seer_tensor *x);
 seer_status seer_cuda_fill(seer_tensor *out, double value);
 seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_tensor *b, bool trans_a, bool trans_b, float alpha, const seer_tensor *bias);
+seer_status seer_cuda_region_route(seer_tensor *idx, seer_tensor *means, const seer_tensor *qk_map,
+                                   int64_t S, float scale);
 seer_status seer_cuda_linear_gelu(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                   const seer_tensor *b);
 seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
