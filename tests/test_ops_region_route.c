@@ -85,6 +85,17 @@ static int64_t *route_on(seer_ctx *c, const float *x, const int64_t shape[4], se
     return out;
 }
 
+// All affinities equal (a map of zeros): every region routes to regions 0, 1, 2, ... in order.
+static void expect_tie_order(seer_ctx *c, seer_dtype dt) {
+    const route_case tie = {1, 3, 2, 2, 4, 5};
+    int64_t shape[4] = {1, 6, 6, 8};
+    float *zeros = calloc(288, sizeof *zeros);
+    int64_t *got = route_on(c, zeros, shape, dt, &tie, 1.0f);
+    for (int64_t j = 0; j < 9 * 5; j++)
+        cr_assert_eq(got[j], j % 5, "tie, %s: index %lld", seer_dtype_name(dt), (long long)j);
+    free(zeros), free(got);
+}
+
 Test(region_route, matches_plain_loop) {
     seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -99,13 +110,7 @@ Test(region_route, matches_plain_loop) {
                          (long long)got[j], (long long)want[j]);
         free(x), free(want), free(got);
     }
-    // All affinities equal: every region routes to regions 0, 1, 2, ... in order.
-    const route_case tie = {1, 3, 2, 2, 4, 5};
-    int64_t shape[4] = {1, 6, 6, 8};
-    float *zeros = calloc(288, sizeof *zeros);
-    int64_t *got = route_on(c, zeros, shape, SEER_F32, &tie, 1.0f);
-    for (int64_t j = 0; j < 9 * 5; j++) cr_assert_eq(got[j], j % 5, "tie: index %lld", (long long)j);
-    free(zeros), free(got);
+    expect_tie_order(c, SEER_F32);
     seer_ctx_free(c);
 }
 
@@ -145,12 +150,7 @@ Test(cuda_region_route, matches_cpu) {
             seer_ctx_reset(cpu), seer_ctx_reset(gpu);
         }
     }
-    const route_case tie = {1, 3, 2, 2, 4, 5};
-    int64_t shape[4] = {1, 6, 6, 8};
-    float *zeros = calloc(288, sizeof *zeros);
-    int64_t *got = route_on(gpu, zeros, shape, SEER_BF16, &tie, 1.0f);
-    for (int64_t j = 0; j < 9 * 5; j++) cr_assert_eq(got[j], j % 5, "tie: index %lld", (long long)j);
-    free(zeros), free(got);
+    expect_tie_order(gpu, SEER_BF16);
     seer_ctx_free(cpu);
     seer_ctx_free(gpu);
 }
