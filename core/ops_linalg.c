@@ -174,21 +174,20 @@ seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tenso
     const seer_backend *be = seer_op_backend(c);
     if (!be->linear_add || x->ndim < 2) return seer_add(c, residual, seer_linear(c, x, w, b));
     char sx[128], sr[128];
-    bool same = residual->ndim == x->ndim && residual->dtype == x->dtype && w->ndim == 2;
-    for (int d = 0; same && d < x->ndim; d++)
-        same = residual->shape[d] == (d == x->ndim - 1 ? w->shape[0] : x->shape[d]);
-    if (!same && w->ndim == 2 && w->shape[1] == x->shape[x->ndim - 1]) {
+    seer_tensor x2, y2;
+    int64_t rows;
+    const seer_tensor *x_in = x;
+    seer_tensor *y = linear_rows(c, "linear_add", &x, &w, b, &x2, &y2, &rows);
+    if (!y) return NULL;
+    if (residual->dtype != y->dtype || !seer_tensor_same_shape(residual, y)) {
         seer_ctx_fail(c, SEER_STATUS_SHAPE,
                       "linear_add: residual is %s %s, expected the output's %s of x %s",
                       seer_dtype_name(residual->dtype),
                       seer_tensor_shape_str(residual, sr, sizeof sr), seer_dtype_name(x->dtype),
-                      seer_tensor_shape_str(x, sx, sizeof sx));
+                      seer_tensor_shape_str(x_in, sx, sizeof sx));
         return NULL;
     }
-    seer_tensor x2, y2;
-    int64_t rows;
-    seer_tensor *y = linear_rows(c, "linear_add", &x, &w, b, &x2, &y2, &rows);
-    if (!y || rows == 0) return y;
+    if (rows == 0) return y;
     if (!(residual = seer_op_contig(c, residual))) return NULL;
     seer_tensor r2 = seer_tensor_wrap(residual->data, residual->dtype, residual->device, 2,
                                       (int64_t[]){rows, w->shape[0]});

@@ -75,35 +75,30 @@ __global__ void add_bias_vec_kernel(T *y, const float *bias, const T *r, uint32_
     }
 }
 
-// y[rows, n] += bias + r (r: y's layout, or NULL), then GELU when gelu; the vector kernel where
-// it applies (SEER_BIAS_VEC=0 keeps the scalar one, to time them).
+// y[rows, n] += bias + r (r: y's layout, or NULL), then GELU: the vector kernel where it applies
+// (SEER_BIAS_VEC=0 keeps the scalar one, to time them).
+template <typename T, bool GELU>
+static seer_status launch_bias(T *y, const float *bias, const T *r, int64_t rows, int64_t n) {
+    const int64_t packs = rows * n / SEER_CU_VEC;
+    static const bool vec = seer_cu_switch_on("SEER_BIAS_VEC");
+    if (vec && n % SEER_CU_VEC == 0 && packs < ((int64_t)1 << 31) &&
+        seer_cu_vec_elems<T>(rows * n, {y, r}) == rows * n)
+        add_bias_vec_kernel<T, GELU><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            y, bias, r, (uint32_t)packs, seer_cu_make_divider((uint32_t)(n / SEER_CU_VEC)));
+    else
+        add_bias_kernel<T, GELU><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0, seer_cu_stream()>>>(
+            y, bias, r, rows, n);
+    return SEER_CU(seer_cu_launched());
+}
+
+// y[rows, n] += bias + r (r: y's layout, or NULL), then GELU when gelu.
 static seer_status bias_act(void *y, seer_dtype dt, int64_t rows, int64_t n, const float *bias,
                             bool gelu, const void *r = nullptr) {
     if ((!bias && !gelu && !r) || rows * n == 0) return SEER_STATUS_OK;
     return seer_cu_dispatch_float(dt, "bias", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        const int64_t packs = rows * n / SEER_CU_VEC;
-        static const bool vec = seer_cu_switch_on("SEER_BIAS_VEC");
-        if (vec && n % SEER_CU_VEC == 0 && packs < ((int64_t)1 << 31) &&
-            seer_cu_vec_elems<T>(rows * n, {y, r}) == rows * n) {
-            const seer_cu_divider cols = seer_cu_make_divider((uint32_t)(n / SEER_CU_VEC));
-            if (gelu)
-                add_bias_vec_kernel<T, true><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0,
-                                               seer_cu_stream()>>>((T *)y, bias, (const T *)r,
-                                                                   (uint32_t)packs, cols);
-            else
-                add_bias_vec_kernel<T, false><<<seer_cu_blocks(packs), SEER_CU_THREADS, 0,
-                                                seer_cu_stream()>>>((T *)y, bias, (const T *)r,
-                                                                    (uint32_t)packs, cols);
-            return SEER_CU(seer_cu_launched());
-        }
-        if (gelu)
-            add_bias_kernel<T, true><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0,
-                                       seer_cu_stream()>>>((T *)y, bias, (const T *)r, rows, n);
-        else
-            add_bias_kernel<T, false><<<seer_cu_blocks(rows * n), SEER_CU_THREADS, 0,
-                                        seer_cu_stream()>>>((T *)y, bias, (const T *)r, rows, n);
-        return SEER_CU(seer_cu_launched());
+        return gelu ? launch_bias<T, true>((T *)y, bias, (const T *)r, rows, n)
+                    : launch_bias<T, false>((T *)y, bias, (const T *)r, rows, n);
     });
 }
 
@@ -234,8 +229,8 @@ seer_status seer_cuda_linear_gelu(seer_tensor *y, const seer_tensor *x, const se
         SEER_TRY(seer_cuda_matmul(y, x, w, false, true, 1.0f, b));
         return seer_cuda_unary(y, y, SEER_UNARY_GELU, 0.0f, 0.0f);
     }
-    SEER_TRY(seer_cuda_matmul(y, x, w, false, true, 1.0f, nullptr));
     const int64_t rows = y->shape[0], N = y->shape[1];
     SEER_TRY(seer_cu_need_param("linear_gelu", "bias", b, N));
+    SEER_TRY(seer_cuda_matmul(y, x, w, false, true, 1.0f, nullptr));
     return bias_act(y->data, y->dtype, rows, N, b ? (const float *)b->data : nullptr, true);
 }
