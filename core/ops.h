@@ -56,7 +56,7 @@ seer_tensor *seer_linear(seer_ctx *c, const seer_tensor *x, const seer_tensor *w
 seer_tensor *seer_linear_add(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
                              const seer_tensor *b, const seer_tensor *residual);
 // seer_gelu(seer_linear(x, w, b)), a transformer MLP's first half: on CUDA the bias and the GELU
-// in one pass over the GEMM's output (SEER_CUDA_NEW=1 until run on a GPU); elsewhere the two ops.
+// in one pass over the GEMM's output (SEER_CUDA_NEW=0: the two kernels); elsewhere the two ops.
 seer_tensor *seer_linear_gelu(seer_ctx *c, const seer_tensor *x, const seer_tensor *w,
                               const seer_tensor *b);
 
@@ -269,7 +269,7 @@ seer_tensor *seer_attention_gather(seer_ctx *c, const seer_tensor *q, const seer
 // as a mean over rows of means over each row's pixels), affinity = scale * q_r k_r^T [B, R, R];
 // the indices I64 [B, R, topk] of each region's topk largest affinities, descending, ties to
 // the lower index (as seer_topk). On CUDA one kernel for the means and one for affinity and
-// top-k (SEER_CUDA_NEW=1); elsewhere seer_reduce_f32, seer_matmul and seer_topk.
+// top-k (opt-in, SEER_NEW_ROUTE=1); elsewhere seer_reduce_f32, seer_matmul and seer_topk.
 seer_tensor *seer_region_route(seer_ctx *c, const seer_tensor *qk_map, int64_t S, int64_t topk,
                                float scale);
 seer_tensor *seer_region_attention(seer_ctx *c, const seer_tensor *q, const seer_tensor *k,

@@ -5,7 +5,7 @@
 # agent_deit_tiny, each with compare_vit.py's redrawn head), and PyTorch's own BF16 (autocast)
 # against its F32 as the yardstick for seer's BF16.
 #
-#   here:   scripts/gpu-check.sh pack; scripts/gpu-agree.sh pack
+#   here:   PACK_BINS=seer scripts/gpu-check.sh pack; scripts/gpu-agree.sh pack
 #           mkdir -p .imnet && cp -r ../shared/data/imagenet-val-1300/val .imnet/
 #           scripts/device-slim.sh lean             (the tree, the pack and the images fit 64 MiB
 #                                                   only without the models and fixtures; `off` after)

@@ -19,8 +19,10 @@ pack() {
   grep -E "warning" build-gpu/build.log | head -5 || true
   local stage=build-gpu/stage
   rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/bin" .gpu
-  for exe in build-gpu/seer_tests build-gpu/seer build-gpu/seer_bench; do
-    [[ -x $exe ]] && cp "$exe" "$stage/bin/"
+  # PACK_BINS: which binaries (default all three); "seer" alone for scripts/gpu-agree.sh, whose
+  # images leave no room for the test binary in the 64 MiB a call carries.
+  for exe in ${PACK_BINS:-seer_tests seer seer_bench}; do
+    [[ -x build-gpu/$exe ]] && cp "build-gpu/$exe" "$stage/bin/"
   done
   # Every shared library except glibc's own and the big CUDA libraries, which the GPU
   # machine has in its own versions (cuBLAS, cuDNN).
@@ -66,9 +68,10 @@ run() {
   "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | tee "$out/gpu-check-cuda.log" | grep -E "FAIL|Synthesis|SKIP" | tail -n 40  || true
   echo "== depthwise convolutions through cuDNN (SEER_DW_KERNEL=0) =="
   SEER_DW_KERNEL=0 "$SEER_BIN"/seer_tests --filter 'cuda_conv2d/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
-  echo "== the opt-in kernels (SEER_CUDA_NEW=1): CUDA op tests and model fixtures =="
-  SEER_CUDA_NEW=1 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
-  SEER_CUDA_NEW=1 "$SEER_BIN"/seer_tests --filter '*/*cuda*' --jobs 4 2>&1 | tee "$out/gpu-check-new.log" | grep -E "FAIL|Synthesis" || true
+  echo "== the kernels the 2026-12-03 ones replaced (SEER_CUDA_NEW=0): CUDA op tests; the opt-in routing kernels (SEER_NEW_ROUTE=1): CUDA op tests and model fixtures =="
+  SEER_CUDA_NEW=0 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
+  SEER_NEW_ROUTE=1 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
+  SEER_NEW_ROUTE=1 "$SEER_BIN"/seer_tests --filter '*/*cuda*' --jobs 4 2>&1 | tee "$out/gpu-check-new.log" | grep -E "FAIL|Synthesis" || true
   echo "== with the fused epilogues (SEER_CUDA_FUSED=1) and without the tensor-core region attention (SEER_REGION_MMA=0): CUDA op tests and model fixtures =="
   SEER_CUDA_FUSED=1 SEER_REGION_MMA=0 "$SEER_BIN"/seer_tests --filter 'cuda_*/*' --jobs 1 2>&1 | grep -E "FAIL|Synthesis" || true
   SEER_CUDA_FUSED=1 SEER_REGION_MMA=0 "$SEER_BIN"/seer_tests --filter 'models_cuda/*' --jobs 4 2>&1 | tee "$out/gpu-check-fused.log" | grep -E "FAIL|Synthesis|bf16|f32" | tail -n 60 || true

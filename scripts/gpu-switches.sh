@@ -9,8 +9,8 @@
 # epilogue, the residual in the depthwise kernels; off by default) and the radix-select
 # top-k (SEER_TOPK_RADIX=0: whole-row sort; Sparsifiner's key choice at 512), the vectorized
 # bias add (SEER_BIAS_VEC=0) and the channel-pair depthwise kernel (SEER_DW_PAIR=0), and the
-# opt-in kernels (SEER_CUDA_NEW=1: depthwise on channel vectors, Linear + GELU and Linear +
-# residual in one pass, LayerNorm in registers; off by default). After
+# kernels of 2026-12-03 (SEER_CUDA_NEW=0 brings back what they replaced: depthwise on channel
+# vectors, Linear + GELU and Linear + residual in one pass, LayerNorm in registers). After
 # `scripts/gpu-check.sh pack` here; on the GPU machine with carry [".gpu"]:
 #   bash scripts/gpu-switches.sh   (log: $OUT/switches.log)
 set -uo pipefail

@@ -16,6 +16,9 @@
 # retrained volo and van (torch.compile, 2026-12-03):
 #   scripts/gpu-train.sh volo:1000:500 sparsifiner:1000:500 van:1000:500
 #   scripts/gpu-train.sh volo:1000 sparsifiner:1000 van:1000
+# and for the shipped sparsifiner_cifar (Sparsifiner on LV-ViT's stem, 2026-12-03 18:58-19:13):
+#   TRAIN_ARGS_sparsifiner_lvvit="--no-compile" scripts/gpu-train.sh sparsifiner_lvvit:1000:500
+#   TRAIN_ARGS_sparsifiner_lvvit="--no-compile" scripts/gpu-train.sh sparsifiner_lvvit:1000
 # JOB is a classifier family of tools/train/families.py, `tokenizer` or `enat` (which needs
 # the tokenizer made before). Each job is one process with a wall-clock budget: its schedule
 # ends on time even when jobs share the GPU. STOP (classifiers and enat) ends the command's part after

@@ -18,7 +18,11 @@
 
 // got (the first `rows` rows of the fixture's `name`): F32 rel-L2 <= 1e-5 and max-abs <= 1e-4 *
 // max |want|; BF16/F16 rel-L2 <= 2e-2. Logits also: the same top-1 per image and the
-// image-dependent part (minus the batch mean) to the same tolerance.
+// image-dependent part (minus the batch mean) to the same tolerance in F32, 3e-2 in BF16/F16:
+// that part is small in these random-weight fixtures (fixture a: max 8.9 against logits of 31),
+// and PyTorch's own BF16 misses it by 2.6e-2 on fixture a (tools/golden/bf16_baseline.py
+// biformer_a: BF16 weights and activations 2.61e-2, autocast 1.59e-2; seer's BF16 2.0-2.4e-2).
+#define CENTRED_TOL_16 3e-2
 static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file *io,
                          const char *name, const char *fixture, int64_t rows, seer_dtype dt) {
     int nd;
@@ -46,7 +50,7 @@ static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file
                     "%.2f)",
                     fixture, seer_dtype_name(dt), name, pass ? " - mean" : "", (long long)rows, rel,
                     mx, scale);
-        cr_expect_leq(rel, dt == SEER_F32 ? 1e-5 : 2e-2, "%s %s %s rel-L2 %g", fixture,
+        cr_expect_leq(rel, dt == SEER_F32 ? 1e-5 : pass ? CENTRED_TOL_16 : 2e-2, "%s %s %s rel-L2 %g", fixture,
                       seer_dtype_name(dt), name, rel);
         if (dt == SEER_F32) cr_expect_leq(mx, 1e-4 * scale, "%s %s max-abs %g", fixture, name, mx);
         for (int64_t i = 0; logits && pass == 0 && i < rows; i++)

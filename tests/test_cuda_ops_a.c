@@ -288,7 +288,7 @@ static seer_tensor *op_linear_gelu(seer_ctx *c, seer_tensor **in, const void *ar
     return seer_linear_gelu(c, in[0], in[1], in[2]);
 }
 
-// seer_linear_gelu on CUDA (the GEMM, then bias and GELU in one pass with SEER_CUDA_NEW=1)
+// seer_linear_gelu on CUDA (the GEMM, then bias and GELU in one pass unless SEER_CUDA_NEW=0)
 // against the CPU's linear, then gelu: vector and scalar widths, with and without a bias.
 Test(cuda_matmul, linear_gelu) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip("no CUDA device");
@@ -399,7 +399,7 @@ Test(cuda_conv2d, fused_residual_relu) {
     in_spec h[] = {IN(2, 7, 7, 64), IN(64, 3, 3, 1), ABSENT, IN(2, 7, 7, 64)};
     run_case("fused depthwise 5x5 + residual, 32 channels", op_conv_fused, &lepe_e, g, NIN(g));
     run_case("fused depthwise 3x3 + residual, relu, 64 channels", op_conv_fused, &pos_e, h, NIN(h));
-    // Whole 16-byte channel vectors: the vector kernel with SEER_CUDA_NEW=1 (depthwise_vec.cu),
+    // Whole 16-byte channel vectors: the vector kernel unless SEER_CUDA_NEW=0 (depthwise_vec.cu),
     // one and several channel groups per block (24 -> 3 vectors of BF16, 320 -> 40 in groups of
     // 8, 512 -> 64 in groups of 16), strips with tails, wide F32 maps taking strips of 8.
     fused_arg v7 = {{.pad_h = 9, .pad_w = 9, .dil_h = 3, .dil_w = 3, .groups = 24}, true};
@@ -522,7 +522,7 @@ Test(cuda_norm, layer_and_rms) {
     run_case("layer_norm C = 3", op_layer_norm, NULL, d, NIN(d));
     run_case("rms_norm", op_rms_norm, NULL, r1, NIN(r1));
     run_case("rms_norm wide rows", op_rms_norm, NULL, r2, NIN(r2));
-    // Rows of whole 16-byte vectors: the vector kernel with SEER_CUDA_NEW=1 (lanes per row and
+    // Rows of whole 16-byte vectors: the vector kernel unless SEER_CUDA_NEW=0 (lanes per row and
     // vectors per lane: 64 -> 8 x 1 in BF16, 16 x 1 in F32; 320 -> 8 x 5, 16 x 5; 768 -> 32 x 3,
     // 32 x 6), rows not filling the last block.
     in_spec v1[] = {IN(3, 37, 64), PARAM(64), PARAM(64)}, v2[] = {IN(2, 7, 7, 320), PARAM(320), PARAM(320)};

@@ -173,7 +173,7 @@ seer_status seer_cuda_matmul(seer_tensor *out, const seer_tensor *a, const seer_
 // y[rows, N] = x[rows, K] w^T + b + r (seer_linear_add). With SEER_CUDA_FUSED=1: one GEMM with
 // both sums in its epilogue where cuBLASLt takes it, else r copied into y, a GEMM accumulating
 // onto it (beta = 1), then the bias kernel. Otherwise the GEMM, then one pass adding the bias and
-// r in F32 (SEER_CUDA_NEW=1), or linear's kernels, then add's.
+// r in F32 (unless SEER_CUDA_NEW=0 or SEER_NEW_LINEAR_ADD=0: linear's kernels, then add's).
 seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                  const seer_tensor *b, const seer_tensor *r) {
     char bx[128], bw[128], by[128];
@@ -200,7 +200,7 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
                                    bias, r->data, &done));
     if (done) return SEER_STATUS_OK;
     if (!seer_cu_fused_on()) { // the GEMM, then bias and residual in one pass (or linear's
-        if (K > 0)          // kernels, then add's, without SEER_CUDA_NEW=1)
+        if (K > 0)          // kernels, then add's, with SEER_CUDA_NEW=0)
             SEER_TRY(seer_cu_gemm(x->dtype, false, true, rows, N, K, 1.0f, x->data, K, 0, w->data,
                                   K, 0, 0.0f, y->data, N, 0, 1));
         else
@@ -221,7 +221,7 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
 }
 
 // y[rows, N] = GELU(x[rows, K] w^T + b) (seer_linear_gelu): the GEMM, then the bias and the GELU
-// in one pass (SEER_CUDA_NEW=1; otherwise linear's kernels, then the GELU kernel).
+// in one pass (with SEER_CUDA_NEW=0 or SEER_NEW_LINEAR_GELU=0: linear's kernels, then the GELU kernel).
 seer_status seer_cuda_linear_gelu(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                   const seer_tensor *b) {
     static const bool one_pass = seer_cu_new_part("SEER_NEW_LINEAR_GELU");

@@ -36,7 +36,7 @@ __global__ void row_norm_kernel(T *y, const T *x, const float *w, const float *b
     }
 }
 
-// The same for rows of C = G * NV 16-byte vectors (SEER_CUDA_NEW=1): G lanes per row (a power
+// The same for rows of C = G * NV 16-byte vectors (off with SEER_CUDA_NEW=0 or SEER_NEW_LN=0): G lanes per row (a power
 // of two up to 32, so a row's lanes sit in one warp), each holding NV vectors of the row in
 // registers, vector j of lane l being the row's vector j * G + l (a warp's loads are
 // contiguous). The row is read once; the sums go over the G lanes by shuffles. One warp per row
@@ -107,7 +107,7 @@ static seer_status launch_row_norm_vec(T *y, const T *x, const float *w, const f
     return SEER_CU(seer_cu_launched());
 }
 
-// The vector kernel when it applies (SEER_CUDA_NEW=1, C a whole number of 16-byte vectors, at
+// The vector kernel when it applies (switched on, C a whole number of 16-byte vectors, at
 // most 8 per lane at 32 lanes, aligned rows, 32-bit sizes); false: use the warp-per-row kernel.
 template <typename T, bool RMS>
 static bool row_norm_vec(seer_status *st, T *y, const T *x, const float *w, const float *b,

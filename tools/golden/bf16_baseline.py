@@ -27,12 +27,18 @@ import torch
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
 import seer_st  # noqa: E402
+from torch_ref.biformer import BiFormer  # noqa: E402
 from torch_ref.halonet import HaloNet  # noqa: E402
 from torch_ref.inception_fid import InceptionFID  # noqa: E402
 from torch_ref.volo import VOLO  # noqa: E402
 
 GOLDEN = os.path.join(here, "..", "..", "tests", "golden")
-FIXTURES = ["halonet_a", "halonet_b", "halonet_c", "volo_a", "volo_b", "volo_c", "inception_fid_w16"]
+FIXTURES = ["halonet_a", "halonet_b", "halonet_c", "volo_a", "volo_b", "volo_c", "inception_fid_w16",
+            "biformer_a", "biformer_b"]
+
+
+def ints(meta, key):
+    return [int(v) for v in meta[key].split(",")]
 
 
 def build(name, meta):
@@ -40,6 +46,13 @@ def build(name, meta):
         return HaloNet(meta["seer.halonet_cfg"])
     if name.startswith("inception_fid"):
         return InceptionFID(width_div=int(meta["seer.width_div"]))
+    if name.startswith("biformer"):
+        strides = ints(meta, "seer.stem_strides") if "seer.stem_strides" in meta else [2, 2]
+        return BiFormer(depths=ints(meta, "seer.depths"), embed_dims=ints(meta, "seer.embed_dims"),
+                        qk_dims=ints(meta, "seer.qk_dims"), topks=ints(meta, "seer.topks"),
+                        mlp_ratios=[float(v) for v in meta["seer.mlp_ratios"].split(",")], head_dim=int(meta["seer.head_dim"]),
+                        n_win=int(meta["seer.n_win"]), auto_pad=meta["seer.auto_pad"] == "1",
+                        stem_strides=strides, num_classes=int(meta.get("seer.num_classes", 1000)))
     cfg = json.loads(meta["seer.config"])
     if "mlp_ratios" in cfg:
         cfg["mlp_ratio"] = cfg.pop("mlp_ratios")
@@ -62,7 +75,7 @@ def features(model, x):
     """Pre-logits features, as the fixtures store them."""
     if isinstance(model, HaloNet):
         return model.forward_features(x).mean((2, 3))
-    if isinstance(model, InceptionFID):
+    if isinstance(model, (InceptionFID, BiFormer)):
         return model.features(x)
     return model.pool(model.forward_features(x))
 
