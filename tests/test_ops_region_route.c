@@ -1,7 +1,7 @@
 // seer_region_route (BiFormer's region-level routing) against a plain loop: region means of q
 // and k, scaled affinities, each region's topk best regions descending with ties to the lower
-// index. CPU exactly; CUDA up to near ties (F32 and BF16 maps; the routing kernels unless
-// SEER_CUDA_NEW=0 or SEER_NEW_ROUTE=0, the composed ops then). Also the errors.
+// index. CPU exactly; CUDA up to near ties (F32 and BF16 maps; the routing kernels with
+// SEER_NEW_ROUTE=1, the composed ops otherwise). Also the errors.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
