@@ -50,8 +50,8 @@ static void expect_close(seer_ctx *c, const seer_tensor *got, const seer_st_file
                     "%.2f)",
                     fixture, seer_dtype_name(dt), name, pass ? " - mean" : "", (long long)rows, rel,
                     mx, scale);
-        cr_expect_leq(rel, dt == SEER_F32 ? 1e-5 : pass ? CENTRED_TOL_16 : 2e-2, "%s %s %s rel-L2 %g", fixture,
-                      seer_dtype_name(dt), name, rel);
+        const double tol = dt == SEER_F32 ? 1e-5 : pass ? CENTRED_TOL_16 : 2e-2;
+        cr_expect_leq(rel, tol, "%s %s %s rel-L2 %g", fixture, seer_dtype_name(dt), name, rel);
         if (dt == SEER_F32) cr_expect_leq(mx, 1e-4 * scale, "%s %s max-abs %g", fixture, name, mx);
         for (int64_t i = 0; logits && pass == 0 && i < rows; i++)
             cr_expect_eq(golden_argmax(g + i * s[1], s[1]), golden_argmax(want + i * s[1], s[1]),

@@ -37,7 +37,8 @@ static void naive_route(const float *x, const route_case *k, float scale, int64_
                 for (int64_t y = 0; y < k->h; y++) {
                     float row = 0;
                     for (int64_t xx = 0; xx < k->w; xx++)
-                        row += x[(((b * H) + (r / S) * k->h + y) * W + (r % S) * k->w + xx) * C2 + c];
+                        row +=
+                            x[(((b * H) + (r / S) * k->h + y) * W + (r % S) * k->w + xx) * C2 + c];
                     rows += row / (float)k->w;
                 }
                 mean[r * C2 + c] = rows / (float)k->h;
@@ -45,7 +46,8 @@ static void naive_route(const float *x, const route_case *k, float scale, int64_
         for (int64_t r = 0; r < R; r++) {
             for (int64_t j = 0; j < R; j++) {
                 float dot = 0;
-                for (int64_t c = 0; c < k->qk; c++) dot += mean[r * C2 + c] * mean[j * C2 + k->qk + c];
+                for (int64_t c = 0; c < k->qk; c++)
+                    dot += mean[r * C2 + c] * mean[j * C2 + k->qk + c];
                 aff[j] = scale * dot;
             }
             if (affs) memcpy(affs + (b * R + r) * R, aff, (size_t)R * sizeof *aff);
@@ -69,14 +71,16 @@ static float *route_map(const route_case *k, seer_dtype dt, uint64_t seed, int64
     cr_assert(x);
     seer_rng r = seer_rng_new(seed);
     seer_rng_fill(&r, x, (size_t)n);
-    for (int64_t i = 0; dt == SEER_BF16 && i < n; i++) x[i] = seer_bf16_to_f32(seer_f32_to_bf16(x[i]));
+    for (int64_t i = 0; dt == SEER_BF16 && i < n; i++)
+        x[i] = seer_bf16_to_f32(seer_f32_to_bf16(x[i]));
     return x;
 }
 
 // seer_region_route on c (the map uploaded as dt) -> indices as int64.
 static int64_t *route_on(seer_ctx *c, const float *x, const int64_t shape[4], seer_dtype dt,
                          const route_case *k, float scale) {
-    seer_tensor *idx = seer_region_route(c, seer_from_host(c, x, dt, 4, shape), k->S, k->topk, scale);
+    seer_tensor *idx =
+        seer_region_route(c, seer_from_host(c, x, dt, 4, shape), k->S, k->topk, scale);
     cr_assert_not_null(idx, "%s", seer_ctx_error(c));
     const int64_t n = k->B * k->S * k->S * k->topk;
     cr_assert(idx->dtype == SEER_I64 && idx->ndim == 3 && idx->shape[2] == k->topk);
@@ -84,7 +88,8 @@ static int64_t *route_on(seer_ctx *c, const float *x, const int64_t shape[4], se
     int64_t *out = malloc((size_t)n * sizeof *out);
     cr_assert(f && out);
     cr_assert_eq(seer_to_host(c, idx, f), SEER_STATUS_OK);
-    for (int64_t i = 0; i < n; i++) out[i] = (int64_t)f[i];
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (int64_t)f[i];
     free(f);
     return out;
 }
@@ -107,7 +112,8 @@ Test(region_route, matches_plain_loop) {
         int64_t shape[4];
         float *x = route_map(k, SEER_F32, 40 + i, shape);
         const int64_t n = k->B * k->S * k->S * k->topk;
-        int64_t *want = malloc((size_t)n * sizeof *want), *got = route_on(c, x, shape, SEER_F32, k, 0.3f);
+        int64_t *want = malloc((size_t)n * sizeof *want),
+                *got = route_on(c, x, shape, SEER_F32, k, 0.3f);
         naive_route(x, k, 0.3f, want, NULL);
         for (int64_t j = 0; j < n; j++)
             cr_assert_eq(got[j], want[j], "case %zu: index %lld: %lld, want %lld", i, (long long)j,
@@ -144,7 +150,8 @@ static void expect_same_routing(const int64_t *got, const int64_t *want, const f
     for (int64_t row = 0; row < k->B * R; row++) {
         const float *aff = affs + row * R;
         float big = 0;
-        for (int64_t j = 0; j < R; j++) big = fmaxf(big, fabsf(aff[j]));
+        for (int64_t j = 0; j < R; j++)
+            big = fmaxf(big, fabsf(aff[j]));
         for (int64_t t = 0; t < k->topk; t++) {
             const int64_t g = got[row * k->topk + t], w = want[row * k->topk + t];
             cr_assert(g >= 0 && g < R, "%s: row %lld place %lld: index %lld", what, (long long)row,

@@ -500,8 +500,8 @@ struct seer_cu_dw_args {
     bool relu;
 };
 // The 16-byte channel-vector kernel (depthwise_vec.cu) for 3x3, 5x5 and 7x7 dilation 3 when
-// on (SEER_CUDA_NEW, SEER_NEW_DW), C is a whole number of vectors and the pointers are 16-byte aligned;
-// UNSUPPORTED otherwise (the caller runs its other kernels).
+// on (SEER_CUDA_NEW, SEER_NEW_DW), C is a whole number of vectors and the pointers are 16-byte
+// aligned; UNSUPPORTED otherwise (the caller runs its other kernels).
 seer_status seer_cu_depthwise_vec(seer_dtype dt, void *y, const void *x, const void *w,
                                   const float *bias, const void *res, const seer_cu_dw_args &a);
 

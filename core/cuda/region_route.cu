@@ -18,7 +18,7 @@
 namespace {
 
 constexpr int kMeanThreads = 128;
-constexpr int kWarps = 4;      // query regions per block of the second kernel
+constexpr int kWarps = 4; // query regions per block of the second kernel
 constexpr int kMaxRegions = 1024;
 constexpr int kMaxLaneChannels = 16; // qk channels per lane: qk <= 512
 
@@ -31,7 +31,8 @@ __global__ void region_means_kernel(float *means, const T *x, int S, int h, int 
         float rows = 0.0f;
         for (int y = 0; y < h; y++) {
             float row = 0.0f;
-            for (int xx = 0; xx < w; xx++) row += seer_cu_f(base[((int64_t)y * W + xx) * C2 + c]);
+            for (int xx = 0; xx < w; xx++)
+                row += seer_cu_f(base[((int64_t)y * W + xx) * C2 + c]);
             rows += row / (float)w;
         }
         means[br * C2 + c] = rows / (float)h;
@@ -102,8 +103,8 @@ seer_status seer_cuda_region_route(seer_tensor *idx, seer_tensor *means, const s
     }();
     const int64_t B = qk_map->shape[0], H = qk_map->shape[1], W = qk_map->shape[2];
     const int64_t C2 = qk_map->shape[3], R = S * S, topk = idx->shape[2];
-    if (!on || R > kMaxRegions || C2 / 2 > 32 * kMaxLaneChannels || !seer_cu_fits_int(H * W * C2) || !seer_cu_fits_int(C2) ||
-        B * R > 0x7fffffffLL || topk > R)
+    if (!on || R > kMaxRegions || C2 / 2 > 32 * kMaxLaneChannels || !seer_cu_fits_int(H * W * C2) ||
+        !seer_cu_fits_int(C2) || B * R > 0x7fffffffLL || topk > R)
         return SEER_STATUS_UNSUPPORTED;
     SEER_TRY(seer_cu_need_contig("region_route", "qk_map", qk_map));
     if (B == 0) return SEER_STATUS_OK;
