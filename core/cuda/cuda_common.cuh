@@ -118,6 +118,13 @@ inline bool seer_cu_tf32(void) {
     return on;
 }
 
+// True only when the environment sets `name` to "1": the opt-in kernels. Callers keep the
+// answer in a static.
+inline bool seer_cu_opt_in(const char *name) {
+    const char *e = getenv(name);
+    return e && strcmp(e, "1") == 0;
+}
+
 // False when the environment sets `name` to "0": the switches that bring an older kernel back
 // so that a newer one can be timed against it (scripts/gpu-switches.sh). Callers keep the
 // answer in a static.
@@ -132,10 +139,7 @@ inline bool seer_cu_switch_on(const char *name) {
 // rel-L2 2.002e-2, over the 2e-2 bound, for 1.6% of BiFormer's and 1% of VAN-B2's throughput.
 // Off, the same ops run as the separate kernels. Read once.
 inline bool seer_cu_fused_on(void) {
-    static const bool on = [] {
-        const char *e = getenv("SEER_CUDA_FUSED");
-        return e && strcmp(e, "1") == 0;
-    }();
+    static const bool on = seer_cu_opt_in("SEER_CUDA_FUSED");
     return on;
 }
 

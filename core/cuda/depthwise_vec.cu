@@ -1,6 +1,7 @@
 // Depthwise stride-1 convolution on 16-byte channel vectors (off with SEER_CUDA_NEW=0 or
-// SEER_NEW_DW=0: see cuda_common.cuh; conv.cu tries it before its strip and pair kernels): one thread per V = 16 / sizeof(T)
-// neighbouring channels (8 in BF16/F16, 4 in F32) and a strip of TX outputs of one row.
+// SEER_NEW_DW=0: see cuda_common.cuh; conv.cu tries it before its strip and pair kernels): one
+// thread per V = 16 / sizeof(T) neighbouring channels (8 in BF16/F16, 4 in F32) and a strip of
+// TX outputs of one row.
 // - Every input of a kernel row's strip, TX + (KW - 1) * DIL pixels, is one 16-byte load, kept
 //   packed in registers and used KW times (the strip kernel makes one 2-byte load per channel
 //   and pixel, so its loads, not its multiply-adds, set its pace).

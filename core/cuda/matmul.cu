@@ -221,7 +221,8 @@ seer_status seer_cuda_linear_add(seer_tensor *y, const seer_tensor *x, const see
 }
 
 // y[rows, N] = GELU(x[rows, K] w^T + b) (seer_linear_gelu): the GEMM, then the bias and the GELU
-// in one pass (with SEER_CUDA_NEW=0 or SEER_NEW_LINEAR_GELU=0: linear's kernels, then the GELU kernel).
+// in one pass (with SEER_CUDA_NEW=0 or SEER_NEW_LINEAR_GELU=0: linear's kernels, then the GELU
+// kernel).
 seer_status seer_cuda_linear_gelu(seer_tensor *y, const seer_tensor *x, const seer_tensor *w,
                                   const seer_tensor *b) {
     static const bool one_pass = seer_cu_new_part("SEER_NEW_LINEAR_GELU");

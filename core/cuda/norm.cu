@@ -36,11 +36,11 @@ __global__ void row_norm_kernel(T *y, const T *x, const float *w, const float *b
     }
 }
 
-// The same for rows of C = G * NV 16-byte vectors (off with SEER_CUDA_NEW=0 or SEER_NEW_LN=0): G lanes per row (a power
-// of two up to 32, so a row's lanes sit in one warp), each holding NV vectors of the row in
-// registers, vector j of lane l being the row's vector j * G + l (a warp's loads are
-// contiguous). The row is read once; the sums go over the G lanes by shuffles. One warp per row
-// (the kernel above) leaves most lanes idle on BiFormer's and VAN's 64-channel rows.
+// The same for rows of C = G * NV 16-byte vectors (off with SEER_CUDA_NEW=0 or SEER_NEW_LN=0):
+// G lanes per row (a power of two up to 32, so a row's lanes sit in one warp), each holding NV
+// vectors of the row in registers, vector j of lane l being the row's vector j * G + l (a warp's
+// loads are contiguous). The row is read once; the sums go over the G lanes by shuffles. One
+// warp per row (the kernel above) leaves most lanes idle on BiFormer's and VAN's 64-channel rows.
 template <typename T, bool RMS, int NV>
 __global__ void row_norm_vec_kernel(T *y, const T *x, const float *w, const float *b,
                                     uint32_t rows, int g_log2, float eps) {

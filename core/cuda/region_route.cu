@@ -97,10 +97,7 @@ __global__ void route_topk_kernel(int64_t *idx, const float *means, int64_t quer
 
 seer_status seer_cuda_region_route(seer_tensor *idx, seer_tensor *means, const seer_tensor *qk_map,
                                    int64_t S, float scale) {
-    static const bool on = seer_cu_new_on() && [] {
-        const char *e = getenv("SEER_NEW_ROUTE");
-        return e && strcmp(e, "1") == 0;
-    }();
+    static const bool on = seer_cu_new_on() && seer_cu_opt_in("SEER_NEW_ROUTE");
     const int64_t B = qk_map->shape[0], H = qk_map->shape[1], W = qk_map->shape[2];
     const int64_t C2 = qk_map->shape[3], R = S * S, topk = idx->shape[2];
     if (!on || R > kMaxRegions || C2 / 2 > 32 * kMaxLaneChannels || !seer_cu_fits_int(H * W * C2) ||

@@ -27,7 +27,7 @@ import torch
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
 import seer_st  # noqa: E402
-from torch_ref.biformer import BiFormer  # noqa: E402
+from torch_ref.biformer import BiFormer, from_metadata as biformer_from_metadata  # noqa: E402
 from torch_ref.halonet import HaloNet  # noqa: E402
 from torch_ref.inception_fid import InceptionFID  # noqa: E402
 from torch_ref.volo import VOLO  # noqa: E402
@@ -37,22 +37,13 @@ FIXTURES = ["halonet_a", "halonet_b", "halonet_c", "volo_a", "volo_b", "volo_c",
             "biformer_a", "biformer_b"]
 
 
-def ints(meta, key):
-    return [int(v) for v in meta[key].split(",")]
-
-
 def build(name, meta):
     if name.startswith("halonet"):
         return HaloNet(meta["seer.halonet_cfg"])
     if name.startswith("inception_fid"):
         return InceptionFID(width_div=int(meta["seer.width_div"]))
     if name.startswith("biformer"):
-        strides = ints(meta, "seer.stem_strides") if "seer.stem_strides" in meta else [2, 2]
-        return BiFormer(depths=ints(meta, "seer.depths"), embed_dims=ints(meta, "seer.embed_dims"),
-                        qk_dims=ints(meta, "seer.qk_dims"), topks=ints(meta, "seer.topks"),
-                        mlp_ratios=[float(v) for v in meta["seer.mlp_ratios"].split(",")], head_dim=int(meta["seer.head_dim"]),
-                        n_win=int(meta["seer.n_win"]), auto_pad=meta["seer.auto_pad"] == "1",
-                        stem_strides=strides, num_classes=int(meta.get("seer.num_classes", 1000)))
+        return biformer_from_metadata(meta)
     cfg = json.loads(meta["seer.config"])
     if "mlp_ratios" in cfg:
         cfg["mlp_ratio"] = cfg.pop("mlp_ratios")

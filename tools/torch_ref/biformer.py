@@ -263,3 +263,16 @@ def metadata(depths, embed_dims, qk_dims, topks, mlp_ratios, head_dim, n_win, au
 def cifar_metadata():
     return dict(metadata(num_classes=10, **CIFAR), **{"seer.preprocess": "cifar",
                                                       "seer.labels": "cifar10"})
+
+
+def from_metadata(meta):
+    """The BiFormer that metadata() describes (the golden fixtures' weight files); stem strides
+    2, 2 and 1,000 classes where it does not say."""
+    def nums(key, kind=int):
+        return [kind(v) for v in meta[key].split(",")]
+    return BiFormer(depths=nums("seer.depths"), embed_dims=nums("seer.embed_dims"),
+                    qk_dims=nums("seer.qk_dims"), topks=nums("seer.topks"),
+                    mlp_ratios=nums("seer.mlp_ratios", float), head_dim=int(meta["seer.head_dim"]),
+                    n_win=int(meta["seer.n_win"]), auto_pad=meta["seer.auto_pad"] == "1",
+                    stem_strides=nums("seer.stem_strides") if "seer.stem_strides" in meta else (2, 2),
+                    num_classes=int(meta.get("seer.num_classes", 1000)))
