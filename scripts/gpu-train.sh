@@ -25,7 +25,11 @@
 # that many training seconds of the BUDGET schedule, exporting what it has; a later command
 # with the same BUDGET and no STOP resumes it to the end of that one schedule. A checkpoint is
 # written every minute under /tmp/seer-train, kept only while the machine stays warm (30 s after
-# a call: start the next call at once). It lives outside the repo because a carried folder
+# a call: start the next call at once, with no step here in between). Set TRAIN_RESUME=1 on a
+# command meant to resume: it then stops at once when a job's checkpoint is gone (the machine was
+# released) instead of starting the schedule over and running into the call's time limit, as a
+# resuming call did on 2026-12-03 22:52 (its whole 549 s spent on a fresh start, nothing exported).
+# It lives outside the repo because a carried folder
 # replaces its copy there: on 2026-12-03 a resuming call that carried .gpu wiped checkpoints kept
 # under .gpu/train and the jobs started over. A budget raised in a later command also resumes, but
 # the cosine schedule then jumps back to where the new budget puts it. Keep each command's
@@ -38,7 +42,7 @@
 # 16 MiB per-file limit) and logs are copied to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-(($#)) || { sed -n 2,30p "$0"; exit 2; }
+(($#)) || { sed -n 2,42p "$0"; exit 2; }
 dir=${SEER_TRAIN_DIR:-/tmp/seer-train}
 mkdir -p "$dir"
 out=${OUT:-$dir/out}
@@ -46,6 +50,15 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 py=python3
 resnet=.data/resnet56-4bfd9763.th
+ckpt_of() { case "$1" in tokenizer) echo vq_cifar.ckpt ;; enat) echo enat_cifar.ckpt ;; *) echo "$1.ckpt" ;; esac; }
+if [[ ${TRAIN_RESUME:-0} == 1 ]]; then
+  for job in "$@"; do
+    c=$dir/$(ckpt_of "${job%%:*}")
+    [[ -f $c ]] || { echo "gpu-train: TRAIN_RESUME=1 but $c is missing: this machine is a fresh one" \
+      "and the earlier call's checkpoints are gone; start a new schedule from the weights that call" \
+      "returned (TRAIN_ARGS_<job>=\"--init FILE\")"; exit 3; }
+  done
+fi
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 # decode the packs once; every job then loads the cached arrays
 $py -c "import sys; sys.path.insert(0, 'tools/train'); from cifar_data import cache_decoded

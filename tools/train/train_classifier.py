@@ -91,9 +91,11 @@ def evaluate(model, images, labels, amp):
 
 def load_init(model, path):
     """Load an exported seer file (F16 or F32; tools/torch_ref/export.py) into `model`: every
-    parameter and buffer must be there with its shape (BatchNorm's step counters excepted)."""
+    parameter and buffer must be there with its shape (BatchNorm's step counters excepted).
+    -> the file's own training record (its `seer.trained`, parsed; None if it has none), which
+    the new file keeps as `init_trained` so that its whole history stays with it."""
     import seer_st
-    arrays, _ = seer_st.read_safetensors(path)
+    arrays, meta = seer_st.read_safetensors(path)
     own = model.state_dict()
     missing = [k for k in own if k not in arrays and not k.endswith("num_batches_tracked")]
     extra = [k for k in arrays if k not in own]
@@ -104,6 +106,7 @@ def load_init(model, path):
     with torch.no_grad():
         for k, a in arrays.items():
             own[k].copy_(torch.from_numpy(a.astype("float32")))  # copy_ casts and moves
+    return json.loads(meta["seer.trained"]) if "seer.trained" in meta else None
 
 
 def count_flops(model, dev):
@@ -217,8 +220,9 @@ def main():
     ckpt = os.path.join(a.out_dir, f"{a.family}.ckpt")
     step, epoch, trained_s, skipped = 0, 0, 0.0, 0
     gen = torch.Generator(device=dev).manual_seed(a.seed)
+    init_trained = None
     if a.init and not os.path.exists(ckpt):
-        load_init(model, a.init)
+        init_trained = load_init(model, a.init)
         print(f"[{a.family}] weights from {a.init} (test top-1 "
               f"{evaluate(model, test_x, test_y, amp=False):.4f} f32)", flush=True)
     if os.path.exists(ckpt):
@@ -226,6 +230,7 @@ def main():
         model.load_state_dict(s["model"])
         opt.load_state_dict(s["opt"])
         step, epoch, trained_s, skipped = s["step"], s["epoch"], s["trained_s"], s.get("skipped", 0)
+        init_trained = s.get("init_trained")
         gen.manual_seed(a.seed + 1000 * epoch)
         print(f"[{a.family}] resumed at epoch {epoch}, step {step}, {trained_s:.0f}s", flush=True)
     steps_per_epoch = images.shape[0] // hp["batch"]
@@ -299,7 +304,7 @@ def main():
             if now - last_ckpt > a.ckpt_every_s:
                 save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
                                  "step": step, "epoch": epoch, "trained_s": trained_s,
-                                 "skipped": skipped})
+                                 "skipped": skipped, "init_trained": init_trained})
                 last_ckpt = mark = time.time()
             if progress() >= 1 or (a.max_steps and step >= a.max_steps) or \
                     (a.stop_at_s and trained_s >= a.stop_at_s):
@@ -321,12 +326,14 @@ def main():
                                        "seed": a.seed, "hparams": hp, "test_top1_f32": acc,
                                        "budget_s": a.budget_s, "trained_s": round(trained_s),
                                        "skipped_steps": skipped, "init": a.init,
+                                       "init_trained": init_trained, "device": dev.type,
                                        "params": n_params, "flops_per_image": flops,
                                        "script": "tools/train/train_classifier.py"})
     model.eval()
     export_seer(model, os.path.join(a.out_dir, f"{a.family}.safetensors"), meta, half=True)
     save_ckpt(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                     "epoch": epoch, "trained_s": trained_s, "skipped": skipped})
+                     "epoch": epoch, "trained_s": trained_s, "skipped": skipped,
+                     "init_trained": init_trained})
 
 
 if __name__ == "__main__":
