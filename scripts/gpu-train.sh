@@ -19,6 +19,8 @@
 # and for the shipped sparsifiner_cifar (Sparsifiner on LV-ViT's stem, 2026-12-03 18:58-19:13):
 #   TRAIN_ARGS_sparsifiner_lvvit="--no-compile" scripts/gpu-train.sh sparsifiner_lvvit:1000:500
 #   TRAIN_ARGS_sparsifiner_lvvit="--no-compile" scripts/gpu-train.sh sparsifiner_lvvit:1000
+# and for the shipped van_cifar (92.16%, 2026-12-04: three schedules, one on the CPU), the
+# README's "How they were made".
 # JOB is a classifier family of tools/train/families.py, `tokenizer` or `enat` (which needs
 # the tokenizer made before). Each job is one process with a wall-clock budget: its schedule
 # ends on time even when jobs share the GPU. STOP (classifiers and enat) ends the command's part after
@@ -42,7 +44,7 @@
 # 16 MiB per-file limit) and logs are copied to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-(($#)) || { sed -n 2,42p "$0"; exit 2; }
+(($#)) || { sed -n "2,/^set -uo/{/^#/p}" "$0"; exit 2; }
 dir=${SEER_TRAIN_DIR:-/tmp/seer-train}
 mkdir -p "$dir"
 out=${OUT:-$dir/out}
