@@ -44,7 +44,8 @@ static const struct {
     const char *name;
     seer_dtype dt;
 } st_dtypes[] = {{"F32", SEER_F32}, {"F16", SEER_F16}, {"BF16", SEER_BF16},
-                 {"I32", SEER_I32}, {"I64", SEER_I64}, {"U8", SEER_U8}};
+                 {"I32", SEER_I32}, {"I64", SEER_I64}, {"U8", SEER_U8},
+                 {"I8", SEER_I8}};
 #define ST_NDTYPES (int)(sizeof st_dtypes / sizeof st_dtypes[0])
 
 const char *seer_st_dtype_name(seer_dtype dt) {
@@ -104,7 +105,7 @@ static seer_status parse_entry(seer_st_file *f, st_entry *e, const char *name, j
     if (k == ST_NDTYPES)
         return seer_fail(SEER_STATUS_FORMAT,
                          "%s: tensor '%s': dtype '%s' is not supported "
-                         "(expected F32, F16, BF16, I32, I64 or U8)",
+                         "(expected F32, F16, BF16, I32, I64, U8 or I8)",
                          L, name, ds);
     e->dt = st_dtypes[k].dt;
 
@@ -472,6 +473,7 @@ static void store_float(uint8_t *p, seer_dtype dt, float v) {
 
 static int64_t load_int(const uint8_t *p, seer_dtype dt) {
     if (dt == SEER_U8) return *p;
+    if (dt == SEER_I8) return (int8_t)*p;
     if (dt == SEER_I32) {
         int32_t v;
         memcpy(&v, p, 4);
@@ -487,6 +489,9 @@ static bool store_int(uint8_t *p, seer_dtype dt, int64_t v) {
     if (dt == SEER_U8) {
         if (v < 0 || v > 255) return false;
         *p = (uint8_t)v;
+    } else if (dt == SEER_I8) {
+        if (v < INT8_MIN || v > INT8_MAX) return false;
+        *p = (uint8_t)(int8_t)v;
     } else if (dt == SEER_I32) {
         if (v < INT32_MIN || v > INT32_MAX) return false;
         int32_t x = (int32_t)v;

@@ -6,7 +6,7 @@
 //
 // Reading validates the whole file at open, before any tensor can be asked for: header length
 // bounded (<= 100 MB and within the file), strict JSON (duplicate keys are an error), a
-// supported dtype (F32, F16, BF16, I32, I64, U8), <= 6 non-negative dims, bytes == numel *
+// supported dtype (F32, F16, BF16, I32, I64, U8, I8), <= 6 non-negative dims, bytes == numel *
 // dtype size, and tensors that tile the data region exactly (sorted by offset: no overlap, no
 // hole, nothing after the last one), as the official format requires. Any violation is
 // SEER_STATUS_FORMAT with a message naming the file, the tensor and what was expected vs found;
@@ -46,7 +46,7 @@ int seer_st_find(const seer_st_file *f, const char *name); // index as for seer_
 seer_status seer_st_info(const seer_st_file *f, const char *name, seer_dtype *dt, int *ndim,
                          int64_t *shape);
 
-// Copy a tensor into dst, converted to `want`. F32/F16/BF16 convert among themselves; U8,
+// Copy a tensor into dst, converted to `want`. F32/F16/BF16 convert among themselves; U8, I8,
 // I32 and I64 among themselves (a value that does not fit is SEER_STATUS_SHAPE); float <->
 // integer is refused (SEER_STATUS_SHAPE). dst_bytes must equal numel * size of `want`
 // (SEER_STATUS_ARG otherwise), which catches a caller's buffer of the wrong shape.

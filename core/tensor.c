@@ -5,12 +5,12 @@
 #include <string.h>
 
 size_t seer_dtype_size(seer_dtype dt) {
-    static const size_t sizes[SEER_DTYPE_COUNT] = {4, 2, 2, 4, 8, 1};
+    static const size_t sizes[SEER_DTYPE_COUNT] = {4, 2, 2, 4, 8, 1, 1};
     return (unsigned)dt < SEER_DTYPE_COUNT ? sizes[dt] : 0;
 }
 
 const char *seer_dtype_name(seer_dtype dt) {
-    static const char *names[SEER_DTYPE_COUNT] = {"f32", "f16", "bf16", "i32", "i64", "u8"};
+    static const char *names[SEER_DTYPE_COUNT] = {"f32", "f16", "bf16", "i32", "i64", "u8", "i8"};
     return (unsigned)dt < SEER_DTYPE_COUNT ? names[dt] : "?";
 }
 

@@ -28,6 +28,7 @@ typedef enum seer_dtype {
     SEER_I32,
     SEER_I64,
     SEER_U8,
+    SEER_I8, // stored weights only (quantized, see core/weights.h); no compute op takes it
     SEER_DTYPE_COUNT
 } seer_dtype;
 

@@ -219,6 +219,34 @@ static const char *dims_str(char *buf, size_t n, int ndim, const int64_t *shape)
     return buf;
 }
 
+// "<name>.qscale" into buf (false if it does not fit).
+static bool qscale_name(char *buf, size_t n, const char *name) {
+    return (size_t)snprintf(buf, n, "%s.qscale", name) < n;
+}
+
+// An I8 tensor of `shape` (checked by the caller) times its per-row scales, into out[numel].
+static seer_status read_dequantized(const seer_st_file *f, const char *name, const int64_t *shape,
+                                    size_t numel, float *out) {
+    char sname[512];
+    if (!qscale_name(sname, sizeof sname, name) || seer_st_find(f, sname) < 0)
+        return seer_fail(SEER_STATUS_FORMAT,
+                         "tensor '%s' is I8 but %s has no '%s.qscale' (quantized weights need "
+                         "their scales)",
+                         name, seer_st_path(f), name);
+    float *scale = NULL;
+    SEER_TRY(seer_st_read_f32_expect(f, sname, 1, shape, &scale));
+    size_t rows = (size_t)shape[0], per_row = rows ? numel / rows : 0;
+    const int8_t *q = seer_st_raw(f, name, NULL);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < per_row; i++) {
+            int8_t v;
+            memcpy(&v, q + r * per_row + i, 1); // stored bytes may be unaligned: copy
+            out[r * per_row + i] = (float)v * scale[r];
+        }
+    free(scale);
+    return SEER_STATUS_OK;
+}
+
 seer_status seer_st_read_f32_expect(const seer_st_file *f, const char *name, int ndim,
                                     const int64_t *shape, float **out_malloced) {
     *out_malloced = NULL;
@@ -238,7 +266,8 @@ seer_status seer_st_read_f32_expect(const seer_st_file *f, const char *name, int
                          dims_str(a, sizeof a, ndim, shape), dims_str(b, sizeof b, fnd, fshape),
                          path);
     }
-    if (!seer_dtype_is_float(dt))
+    bool quantized = dt == SEER_I8 && ndim >= 1;
+    if (!seer_dtype_is_float(dt) && !quantized)
         return seer_fail(SEER_STATUS_SHAPE, "tensor '%s': expected a float tensor, found %s in %s",
                          name, seer_st_dtype_name(dt), path);
     size_t numel = 1;
@@ -248,7 +277,8 @@ seer_status seer_st_read_f32_expect(const seer_st_file *f, const char *name, int
     if (!buf)
         return seer_fail(SEER_STATUS_OOM, "tensor '%s': out of host memory for %zu floats (%s)",
                          name, numel, path);
-    seer_status st = seer_st_read(f, name, SEER_F32, buf, numel * sizeof *buf);
+    seer_status st = quantized ? read_dequantized(f, name, shape, numel, buf)
+                               : seer_st_read(f, name, SEER_F32, buf, numel * sizeof *buf);
     if (st != SEER_STATUS_OK) {
         free(buf);
         return st;
@@ -300,7 +330,12 @@ static bool note_used(seer_st_reader *r, const char *name) {
 seer_status seer_st_reader_read_f32(seer_st_reader *r, const char *name, int ndim,
                                     const int64_t *shape, float **out_malloced) {
     SEER_TRY(seer_st_read_f32_expect(r->file, name, ndim, shape, out_malloced));
-    if (note_used(r, name)) return SEER_STATUS_OK;
+    seer_dtype dt = SEER_F32;
+    seer_st_info(r->file, name, &dt, NULL, NULL);
+    char sname[512];
+    bool ok = note_used(r, name) &&
+              (dt != SEER_I8 || (qscale_name(sname, sizeof sname, name) && note_used(r, sname)));
+    if (ok) return SEER_STATUS_OK;
     free(*out_malloced);
     *out_malloced = NULL;
     return seer_fail(SEER_STATUS_OOM, "out of host memory loading %s", name);

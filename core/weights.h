@@ -39,11 +39,16 @@ seer_device seer_weights_device(const seer_weights *w);
 // ---- loader helpers over a safetensors file ------------------------------------------------
 
 // Read float tensor `name` (F32, F16 or BF16 in the file) as F32 into a new malloc'ed buffer
-// (*out_malloced; free() it), after checking it exists and has exactly `shape`. Errors name the
-// tensor and file:
+// (*out_malloced; free() it), after checking it exists and has exactly `shape`.
+// Quantized storage (tools/quantize.py): `name` may instead be I8 with a float tensor
+// "<name>.qscale" of shape [shape[0]] (ndim >= 1); the value of element [r, ...] is
+// q * qscale[r] (symmetric, one scale per row of the first dim), computed in F32.
+// Errors name the tensor and file:
 //   NOT_FOUND "missing tensor 'x' in FILE"
 //   SHAPE     "tensor 'x': expected [1152, 384], found [1152, 192] in FILE"
 //   SHAPE     "tensor 'x': expected a float tensor, found I64 in FILE"
+//   FORMAT    "tensor 'x' is I8 but FILE has no 'x.qscale' (quantized weights need their scales)"
+//   SHAPE     "tensor 'x.qscale': expected [1152], found [384] in FILE"
 seer_status seer_st_read_f32_expect(const seer_st_file *f, const char *name, int ndim,
                                     const int64_t *shape, float **out_malloced);
 
@@ -74,7 +79,8 @@ typedef struct seer_st_reader {
     int n_used, cap_used;
 } seer_st_reader;
 
-// seer_st_read_f32_expect, with `name` noted as used (OOM if noting it fails).
+// seer_st_read_f32_expect, with `name` (and "<name>.qscale" when it is I8) noted as used (OOM
+// if noting it fails).
 seer_status seer_st_reader_read_f32(seer_st_reader *r, const char *name, int ndim,
                                     const int64_t *shape, float **out_malloced);
 // End a load whose reads ended with `st`: when OK, refuse the tensors it did not use (see

@@ -12,15 +12,15 @@
 #   scripts/gpu-train.sh volo:450 halonet:450 van:450 biformer:450 sparsifiner:450 agent:450 tokenizer:450
 #   scripts/gpu-train.sh volo:930 halonet:930 van:930 biformer:930 sparsifiner:930 enat:450
 #   scripts/gpu-train.sh enat:820
-# (halonet, biformer, sparsifiner, agent, tokenizer, enat; eager PyTorch), and for the
+# (halonet, biformer, sparsifiner, agent, tokenizer and the first enat; eager PyTorch), and for the
 # retrained volo and van (torch.compile, 2026-12-03):
 #   scripts/gpu-train.sh volo:1000:500 sparsifiner:1000:500 van:1000:500
 #   scripts/gpu-train.sh volo:1000 sparsifiner:1000 van:1000
 # and for the shipped sparsifiner_cifar (Sparsifiner on LV-ViT's stem, 2026-12-03 18:58-19:13):
 #   TRAIN_ARGS_sparsifiner_lvvit="--no-compile" scripts/gpu-train.sh sparsifiner_lvvit:1000:500
 #   TRAIN_ARGS_sparsifiner_lvvit="--no-compile" scripts/gpu-train.sh sparsifiner_lvvit:1000
-# and for the shipped van_cifar (92.16%, 2026-12-04: three schedules, one on the CPU), the
-# README's "How they were made".
+# and for the shipped van_cifar (92.16%, 2026-12-04: three schedules, one on the CPU) and
+# enat_cifar (6.15M parameters, stored int8; 2026-12-04), the README's "How they were made".
 # JOB is a classifier family of tools/train/families.py, `tokenizer` or `enat` (which needs
 # the tokenizer made before). Each job is one process with a wall-clock budget: its schedule
 # ends on time even when jobs share the GPU. STOP (classifiers and enat) ends the command's part after

@@ -49,8 +49,36 @@ def write_safetensors(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
-def read_safetensors(path):
-    """Returns (dict name -> numpy array, metadata dict). BF16 is widened to float32."""
+QSCALE = ".qscale"
+
+
+def quantize_rows(a):
+    """float array (ndim >= 1) -> (int8 array, float32 scales [rows]): symmetric, one scale per
+    row of the first dim, q = round(a / scale) with scale = max |row| / 127 (1 for a zero row)."""
+    a = np.asarray(a, dtype=np.float32)
+    m = np.abs(a.reshape(a.shape[0], -1)).max(axis=1)
+    scale = np.where(m > 0, m / 127, 1).astype(np.float32)
+    q = np.rint(a / scale.reshape((-1,) + (1,) * (a.ndim - 1))).clip(-127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantize(tensors):
+    """seer's quantized storage (core/weights.h) back to float32: every int8 NAME with a
+    NAME.qscale becomes NAME * qscale[row] and the scales are dropped. Other tensors as they are."""
+    out = {}
+    for name, arr in tensors.items():
+        if name.endswith(QSCALE) and name[:-len(QSCALE)] in tensors:
+            continue
+        s = tensors.get(name + QSCALE)
+        if arr.dtype == np.int8 and s is not None:
+            arr = arr.astype(np.float32) * s.astype(np.float32).reshape((-1,) + (1,) * (arr.ndim - 1))
+        out[name] = arr
+    return out
+
+
+def read_safetensors(path, dequantized=True):
+    """Returns (dict name -> numpy array, metadata dict). BF16 is widened to float32; quantized
+    weights (int8 + NAME.qscale) are returned as float32 unless dequantized=False."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -67,7 +95,7 @@ def read_safetensors(path):
         else:
             arr = np.frombuffer(raw, dtype=ST_DTYPES[info["dtype"]])
         out[name] = arr.reshape(info["shape"]).copy()
-    return out, meta
+    return (dequantize(out) if dequantized else out), meta
 
 
 # ---- PyTorch checkpoints without torch ---------------------------------------------------

@@ -21,8 +21,8 @@ CUDA, EMA of the weights (exported). A resumable checkpoint every --ckpt-every-s
 ends a command inside a longer schedule (the next resumes it); --init FILE starts a new schedule
 from an exported file (a warm restart, for a later device session).
 Sampler defaults: after training, a small sweep of guidance and sampling temperature with
-seer's sampler (16 steps; 100 images per class, decoded by the tokenizer) scored by the
-pretrained ResNet-56: top-1 of the prompted class and the Frechet distance of its 64-dim
+seer's sampler (--steps steps, --sweep-per-class images per class, decoded by the tokenizer)
+scored by the pretrained ResNet-56: top-1 of the prompted class and the Frechet distance of its 64-dim
 features to the real training images; the setting with the lowest distance among those within
 0.05 of the best top-1 is written as the file's defaults (enat.cfg, enat.samp_temp, ...).
 Output: OUT_DIR/enat_cifar.safetensors (F16 unless --f32): `seer generate --model enat_cifar`
@@ -150,26 +150,33 @@ def resnet_stats(resnet, x):
 
 
 @torch.no_grad()
-def sweep(model, tok, resnet, images, a, dev):
-    """Scores of sampler settings (see the module doc); returns (best setting, table)."""
+def default_settings(a):
+    """The sampler settings the training script sweeps: the given ones, or guidance x temperature."""
+    pairs = ([(a.cfg, a.samp_temp if a.samp_temp is not None else 6.0)] if a.cfg is not None
+             else [(w, t) for w in (1.0, 2.0, 3.0, 4.5) for t in (1.0, 3.0, 6.0)])
+    return [{"steps": a.steps, "cfg": w, "samp_temp": t, "mask_temp": a.mask_temp} for w, t in pairs]
+
+
+def sweep(model, tok, resnet, images, settings, per_class, dev):
+    """Scores of sampler settings (dicts of steps, cfg, samp_temp, mask_temp; see the module doc)
+    with per_class images of each class; returns (best setting, table)."""
     feats = []
     for i in range(0, images.shape[0], 2000):
         feats.append(resnet_stats(resnet, images[i:i + 2000].permute(0, 3, 1, 2).float().div(255))[1].double())
     real = torch.cat(feats).cpu().numpy()
     mu_r, s_r = real.mean(0), np.cov(real, rowvar=False)
     C, g = model.config["num_classes"], model.config["grid"]
-    labels = torch.arange(C, device=dev).repeat_interleave(a.sweep_per_class)
-    settings = ([(a.cfg, a.samp_temp if a.samp_temp is not None else 6.0)] if a.cfg is not None
-                else [(w, t) for w in (1.0, 2.0, 3.0, 4.5) for t in (1.0, 3.0, 6.0)])
+    labels = torch.arange(C, device=dev).repeat_interleave(per_class)
     gen = torch.Generator(device=dev).manual_seed(1234)
     table = []
     amp = torch.bfloat16 if dev.type == "cuda" else None
-    for w, t in settings:
+    for st in settings:
         t0 = time.time()
         ids = []
         for i in range(0, labels.shape[0], 500):
-            ids.append(enat.generate(model, labels[i:i + 500], steps=a.steps, cfg=w, mask_temp=a.mask_temp,
-                                     samp_temp=t, generator=gen, autocast_dtype=amp))
+            ids.append(enat.generate(model, labels[i:i + 500], steps=st["steps"], cfg=st["cfg"],
+                                     mask_temp=st["mask_temp"], samp_temp=st["samp_temp"], generator=gen,
+                                     autocast_dtype=amp))
         ids = torch.cat(ids).reshape(-1, g, g)
         x = torch.cat([tok.decode(ids[i:i + 500]) for i in range(0, ids.shape[0], 500)])
         x = (x * 255 + 0.5).floor().clamp(0, 255) / 255  # the 8-bit PNG seer writes
@@ -177,7 +184,7 @@ def sweep(model, tok, resnet, images, a, dev):
         top1 = (logits.argmax(1) == labels).float().mean().item()
         f = f.double().cpu().numpy()
         fd = frechet(f.mean(0), np.cov(f, rowvar=False), mu_r, s_r)
-        row = {"cfg": w, "samp_temp": t, "mask_temp": a.mask_temp, "steps": a.steps,
+        row = {"cfg": st["cfg"], "samp_temp": st["samp_temp"], "mask_temp": st["mask_temp"], "steps": st["steps"],
                "resnet56_top1": round(top1, 4), "resnet56_fd": round(fd, 3)}
         table.append(row)
         print(f"[enat] sampler {json.dumps(row)} ({time.time() - t0:.1f}s)", flush=True)
@@ -289,7 +296,7 @@ def main():
         print(f"[enat] {e}; sampler defaults not swept", flush=True)
         resnet = None
     if resnet is not None:
-        best, table = sweep(ema, tok, resnet, images, a, dev)
+        best, table = sweep(ema, tok, resnet, images, default_settings(a), a.sweep_per_class, dev)
     else:
         best = {"cfg": a.cfg if a.cfg is not None else 2.5, "mask_temp": a.mask_temp,
                 "samp_temp": a.samp_temp if a.samp_temp is not None else 6.0}
