@@ -67,13 +67,14 @@ def parse():
                     help="stop (checkpoint and export) after this many training seconds of the "
                          "--budget-s schedule; a later run with the same budget resumes it")
     ap.add_argument("--init", default=None,
-                    help="start from the weights of this seer ENAT file (same config; a new schedule)")
+                    help="start from the weights of this seer ENAT file (F16, F32 or int8; its model "
+                         "size unless --hidden etc. are given; a new schedule)")
     ap.add_argument("--f32", action="store_true", help="export F32 instead of F16")
-    # model (defaults: tools/torch_ref/enat.py CIFAR)
-    ap.add_argument("--hidden", type=int, default=enat.CIFAR["hidden"])
-    ap.add_argument("--heads", type=int, default=enat.CIFAR["heads"])
-    ap.add_argument("--depth-enc", type=int, default=enat.CIFAR["depth_enc"])
-    ap.add_argument("--depth-dec", type=int, default=enat.CIFAR["depth_dec"])
+    # model (defaults: the --init file's configuration, else tools/torch_ref/enat.py CIFAR)
+    ap.add_argument("--hidden", type=int, default=None)
+    ap.add_argument("--heads", type=int, default=None)
+    ap.add_argument("--depth-enc", type=int, default=None)
+    ap.add_argument("--depth-dec", type=int, default=None)
     # optimization
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=8e-4)
@@ -215,8 +216,10 @@ def main():
     print(f"[enat] {tokens.shape[0]} token grids ({grid} x {grid}, {used} of {V} codes used) from "
           f"{tok_path} in {time.time() - t0:.1f}s", flush=True)
 
-    cfg = dict(grid=grid, hidden=a.hidden, heads=a.heads, depth_enc=a.depth_enc, depth_dec=a.depth_dec,
-               codebook_size=V, num_classes=10)
+    base = enat.from_seer_file(a.init)[0].config if a.init else enat.CIFAR
+    size = {k: getattr(a, k) if getattr(a, k) is not None else base[k]
+            for k in ("hidden", "heads", "depth_enc", "depth_dec")}
+    cfg = dict(grid=grid, **size, codebook_size=V, num_classes=10)
     model = enat.ENAT(**cfg).to(dev)
     model.y_embedder.dropout_prob = 0.0  # labels are dropped in train_step (see the module doc)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
