@@ -238,11 +238,8 @@ static seer_status read_dequantized(const seer_st_file *f, const char *name, con
     size_t rows = (size_t)shape[0], per_row = rows ? numel / rows : 0;
     const int8_t *q = seer_st_raw(f, name, NULL);
     for (size_t r = 0; r < rows; r++)
-        for (size_t i = 0; i < per_row; i++) {
-            int8_t v;
-            memcpy(&v, q + r * per_row + i, 1); // stored bytes may be unaligned: copy
-            out[r * per_row + i] = (float)v * scale[r];
-        }
+        for (size_t i = 0; i < per_row; i++)
+            out[r * per_row + i] = (float)q[r * per_row + i] * scale[r];
     free(scale);
     return SEER_STATUS_OK;
 }
