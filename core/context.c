@@ -278,6 +278,12 @@ seer_tensor *seer_ctx_tensor(seer_ctx *c, seer_dtype dt, int ndim, const int64_t
             return NULL;
         }
     }
+    if (!seer_dtype_is_tensor(dt)) {
+        seer_ctx_fail(c, SEER_STATUS_ARG, "tensor of dtype %s: %s", seer_dtype_name(dt),
+                      dt == SEER_I8 ? "i8 is a weight-file storage dtype only (loaders dequantize it)"
+                                    : "not a dtype");
+        return NULL;
+    }
     seer_tensor t = seer_tensor_wrap(NULL, dt, c->dev, ndim, shape);
     size_t bytes = seer_tensor_nbytes(&t);
     t.data = seer_arena_alloc(c->data, bytes);

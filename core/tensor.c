@@ -18,6 +18,10 @@ bool seer_dtype_is_float(seer_dtype dt) {
     return dt == SEER_F32 || dt == SEER_F16 || dt == SEER_BF16;
 }
 
+bool seer_dtype_is_tensor(seer_dtype dt) {
+    return (unsigned)dt < SEER_DTYPE_COUNT && dt != SEER_I8;
+}
+
 const char *seer_device_name(seer_device dev) {
     return dev == SEER_DEVICE_CPU ? "cpu" : dev == SEER_DEVICE_CUDA ? "cuda" : "?";
 }

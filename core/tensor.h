@@ -28,7 +28,7 @@ typedef enum seer_dtype {
     SEER_I32,
     SEER_I64,
     SEER_U8,
-    SEER_I8, // stored weights only (quantized, see core/weights.h); no compute op takes it
+    SEER_I8, // in weight files only (quantized, see core/weights.h): no tensor has it
     SEER_DTYPE_COUNT
 } seer_dtype;
 
@@ -51,6 +51,8 @@ typedef struct seer_tensor {
 size_t seer_dtype_size(seer_dtype dt);
 const char *seer_dtype_name(seer_dtype dt);
 bool seer_dtype_is_float(seer_dtype dt);
+// A dtype a tensor (context or weight store) may have: any but SEER_I8, which only files hold.
+bool seer_dtype_is_tensor(seer_dtype dt);
 const char *seer_device_name(seer_device dev);
 
 int64_t seer_tensor_numel(const seer_tensor *t);

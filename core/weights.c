@@ -134,7 +134,7 @@ static int64_t check_new(const seer_weights *w, const char *name, seer_dtype dt,
         seer_fail(SEER_STATUS_ARG, "weights: '%s' added twice", name);
         return -1;
     }
-    if ((unsigned)dt >= SEER_DTYPE_COUNT || ndim < 0 || ndim > SEER_MAX_DIMS) {
+    if (!seer_dtype_is_tensor(dt) || ndim < 0 || ndim > SEER_MAX_DIMS) {
         seer_fail(SEER_STATUS_ARG, "weights: '%s': bad dtype %d or ndim %d", name, (int)dt, ndim);
         return -1;
     }

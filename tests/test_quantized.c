@@ -1,10 +1,12 @@
 // Quantized weight storage (core/weights.h): an I8 tensor with per-row "<name>.qscale" reads
-// as q * scale in F32 through the loader helpers; a missing or misshapen scale is refused.
+// as q * scale in F32 through the loader helpers; a missing or misshapen scale is refused; I8
+// exists in files only, never as a tensor.
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ops.h"
 #include "core/safetensors.h"
 #include "core/weights.h"
 
@@ -119,4 +121,21 @@ Test(quantized, missing_or_misshapen_scale_is_refused) {
     cr_assert_eq(seer_st_read_f32_expect(f, "s", 0, NULL, &out), SEER_STATUS_SHAPE);
     cr_assert(strstr(seer_last_error(), "expected a float tensor, found I8"));
     seer_st_close(f);
+}
+
+Test(quantized, no_tensor_is_i8) {
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    cr_assert_null(seer_new(c, SEER_I8, 1, (int64_t[]){4}));
+    cr_assert_eq(seer_ctx_status(c), SEER_STATUS_ARG);
+    cr_assert(strstr(seer_ctx_error(c), "i8 is a weight-file storage dtype only"), "%s",
+              seer_ctx_error(c));
+    seer_ctx_free(c);
+    c = seer_ctx_new(SEER_DEVICE_CPU);
+    float x[4] = {1, 2, 3, 4};
+    cr_assert_null(seer_to(c, seer_from_host(c, x, SEER_F32, 1, (int64_t[]){4}), SEER_I8));
+    cr_assert_eq(seer_ctx_status(c), SEER_STATUS_ARG);
+    seer_ctx_free(c);
+    seer_weights *w = seer_weights_new(SEER_DEVICE_CPU);
+    cr_assert_null(seer_weights_add(w, "q", SEER_I8, 1, (int64_t[]){4}, x));
+    seer_weights_free(w);
 }

@@ -31,8 +31,7 @@ def main():
     for name, arr in tensors.items():
         if arr.dtype.kind == "f" and arr.ndim >= 2 and arr.size >= a.min_numel:
             q, scale = seer_st.quantize_rows(arr)
-            back = q.astype(np.float32) * scale.reshape((-1,) + (1,) * (arr.ndim - 1))
-            ref = arr.astype(np.float32)
+            back, ref = seer_st.dequantize_rows(q, scale), arr.astype(np.float32)
             worst = max(worst, float(np.linalg.norm(back - ref) / max(np.linalg.norm(ref), 1e-30)))
             out[name], out[name + seer_st.QSCALE] = q, scale
             n_q += 1

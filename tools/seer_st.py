@@ -62,6 +62,11 @@ def quantize_rows(a):
     return q, scale
 
 
+def dequantize_rows(q, scale):
+    """int8 array times its per-row scales (float32), as seer computes it (core/weights.c)."""
+    return q.astype(np.float32) * scale.astype(np.float32).reshape((-1,) + (1,) * (q.ndim - 1))
+
+
 def dequantize(tensors):
     """seer's quantized storage (core/weights.h) back to float32: every int8 NAME with a
     NAME.qscale becomes NAME * qscale[row] and the scales are dropped. Other tensors as they are."""
@@ -71,7 +76,7 @@ def dequantize(tensors):
             continue
         s = tensors.get(name + QSCALE)
         if arr.dtype == np.int8 and s is not None:
-            arr = arr.astype(np.float32) * s.astype(np.float32).reshape((-1,) + (1,) * (arr.ndim - 1))
+            arr = dequantize_rows(arr, s)
         out[name] = arr
     return out
 

@@ -1,5 +1,4 @@
 // CPU backend: host memory, strided copy with dtype conversion, fill.
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,6 @@ static double load_as_double(const void *base, seer_dtype dt, int64_t i) {
     case SEER_I32: return ((const int32_t *)base)[i];
     case SEER_I64: return (double)((const int64_t *)base)[i];
     case SEER_U8: return ((const uint8_t *)base)[i];
-    case SEER_I8: return ((const int8_t *)base)[i];
     default: return 0;
     }
 }
@@ -57,7 +55,6 @@ static void store_from_double(void *base, seer_dtype dt, int64_t i, double v) {
     case SEER_I32: ((int32_t *)base)[i] = (int32_t)v; break;
     case SEER_I64: ((int64_t *)base)[i] = (int64_t)v; break;
     case SEER_U8: ((uint8_t *)base)[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5); break;
-    case SEER_I8: ((int8_t *)base)[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : nearbyint(v)); break;
     default: break;
     }
 }

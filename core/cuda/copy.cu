@@ -66,7 +66,6 @@ __device__ __forceinline__ double load_as_double(const void *p, seer_dtype dt, i
     case SEER_I32: return ((const int32_t *)p)[i];
     case SEER_I64: return (double)((const int64_t *)p)[i];
     case SEER_U8: return ((const uint8_t *)p)[i];
-    case SEER_I8: return ((const int8_t *)p)[i];
     default: return 0;
     }
 }
@@ -79,7 +78,6 @@ __device__ __forceinline__ void store_from_double(void *p, seer_dtype dt, int64_
     case SEER_I32: ((int32_t *)p)[i] = (int32_t)v; break;
     case SEER_I64: ((int64_t *)p)[i] = (int64_t)v; break;
     case SEER_U8: ((uint8_t *)p)[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5); break;
-    case SEER_I8: ((int8_t *)p)[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : rint(v)); break;
     default: break;
     }
 }
@@ -209,10 +207,6 @@ seer_status seer_cuda_fill(seer_tensor *out, double value) {
     case SEER_U8: {
         uint8_t u = (uint8_t)(value < 0 ? 0 : value > 255 ? 255 : value + 0.5);
         return SEER_CU(cudaMemset(out->data, u, (size_t)n));
-    }
-    case SEER_I8: {
-        int8_t s = (int8_t)(value < -128 ? -128 : value > 127 ? 127 : nearbyint(value));
-        return SEER_CU(cudaMemset(out->data, (uint8_t)s, (size_t)n));
     }
     default:
         return seer_fail(SEER_STATUS_UNSUPPORTED, "fill (cuda): dtype %s",

@@ -205,7 +205,8 @@ def check_seer(model, meta, seer, seer_tests, n, threads, tok=None):
         t0 = time.time()
         r = subprocess.run([seer, "generate", "--model", "enat", "--weights", prefix + ".weights.safetensors",
                             "--tokenizer", tpath, "--class", str(cls), "--n", str(n), "--batch", str(n),
-                            "--steps", str(steps), "--noise", noise, "--tokens", tokens, "--out", os.path.join(d, "png"),
+                            "--steps", str(steps), "--noise", noise, "--tokens", tokens,
+                            "--out", os.path.join(d, "png"),
                             "--device", "cpu", "--threads", str(threads)], capture_output=True, text=True)
         if r.returncode:
             raise SystemExit(f"seer generate failed:\n{r.stderr}")
@@ -269,7 +270,8 @@ def cost(cfg, threads):
     out["logits"].float().logsumexp(-1).mean().backward()
     per = ", ".join(f"{t} steps {f / 1e9:.3f}" for t, f in flops.items())
     print(f"[cost] ENAT {cfg}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params; GFLOP per "
-          f"image with guidance: {per}; forward+backward at batch 64 on this CPU ({threads} threads): {time.time() - t0:.2f} s")
+          f"image with guidance: {per}; forward+backward at batch 64 on this CPU ({threads} threads): "
+          f"{time.time() - t0:.2f} s")
 
 
 def main():

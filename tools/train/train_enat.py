@@ -216,7 +216,8 @@ def main():
     print(f"[enat] {tokens.shape[0]} token grids ({grid} x {grid}, {used} of {V} codes used) from "
           f"{tok_path} in {time.time() - t0:.1f}s", flush=True)
 
-    base = enat.from_seer_file(a.init)[0].config if a.init else enat.CIFAR
+    init = enat.from_seer_file(a.init, device=dev)[0] if a.init else None
+    base = init.config if init is not None else enat.CIFAR
     size = {k: getattr(a, k) if getattr(a, k) is not None else base[k]
             for k in ("hidden", "heads", "depth_enc", "depth_dec")}
     cfg = dict(grid=grid, **size, codebook_size=V, num_classes=10)
@@ -233,8 +234,7 @@ def main():
     ckpt = os.path.join(a.out_dir, "enat_cifar.ckpt")
     step, trained_s = 0, 0.0
     gen = torch.Generator(device=dev).manual_seed(a.seed)
-    if a.init and not os.path.exists(ckpt):
-        init, _ = enat.from_seer_file(a.init, device=dev)
+    if init is not None and not os.path.exists(ckpt):
         try:
             model.load_state_dict(init.state_dict())
         except RuntimeError as e:
