@@ -366,9 +366,14 @@ def generate(model, labels, steps=16, cfg=2.5, mask_temp=1.5, samp_temp=6.0, gen
 
 # ---- training-side helpers (ENAT's libs/nat_misc.py NATSchedule and train.py LSimple) ------
 
+def masked_count(L, ratio):
+    """How many of L positions sample_masking masks at this ratio: round(L r) within [1, L - 1]."""
+    return int(min(max(round(L * float(ratio)), 1), L - 1))
+
+
 def sample_masking(B, L, device, ratio, generator=None):
     """[B, L] bool with round(L * ratio) (clamped to [1, L - 1]) random positions per row."""
-    n = int(min(max(round(L * float(ratio)), 1), L - 1))
+    n = masked_count(L, ratio)
     r = torch.rand(B, L, device=device, generator=generator)
     return r.argsort(dim=1).argsort(dim=1) < n
 
@@ -382,12 +387,16 @@ def mask_ratio(kind, device, generator=None):
     return torch.distributions.Beta(12.0, 3.0).sample().item()
 
 
-def more_masked(masking, device, generator=None):
+def more_masked(masking, device, generator=None, n_visible=None, u=None):
     """ENAT's reuse training: also mask round(U * n_visible) of the visible positions (the same
-    count in every row), giving the 'previous step' masking (a superset of masking)."""
+    count in every row), giving the 'previous step' masking (a superset of masking). n_visible
+    and u (the uniform draw) may be given by a caller that knows them, sparing two reads from
+    the device."""
     B, L = masking.shape
-    n_vis = int((~masking[0]).sum())
-    k = int(round(n_vis * torch.rand((), device=device, generator=generator).item()))
+    n_vis = int((~masking[0]).sum()) if n_visible is None else n_visible
+    if u is None:
+        u = torch.rand((), device=device, generator=generator).item()
+    k = int(round(n_vis * u))
     r = torch.rand(B, L, device=device, generator=generator)
     r = torch.where(masking, torch.full_like(r, 2.0), r)  # only visible positions compete
     extra = r.argsort(dim=1).argsort(dim=1) < k
