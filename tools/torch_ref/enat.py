@@ -387,16 +387,13 @@ def mask_ratio(kind, device, generator=None):
     return torch.distributions.Beta(12.0, 3.0).sample().item()
 
 
-def more_masked(masking, device, generator=None, n_visible=None, u=None):
-    """ENAT's reuse training: also mask round(U * n_visible) of the visible positions (the same
-    count in every row), giving the 'previous step' masking (a superset of masking). n_visible
-    and u (the uniform draw) may be given by a caller that knows them, sparing two reads from
-    the device."""
+def more_masked(masking, n_visible, u, generator=None):
+    """ENAT's reuse training: also mask round(u * n_visible) of the n_visible visible positions
+    (the same count in every row; u uniform in [0, 1), drawn by the caller), giving the 'previous
+    step' masking (a superset of masking)."""
     B, L = masking.shape
-    n_vis = int((~masking[0]).sum()) if n_visible is None else n_visible
-    if u is None:
-        u = torch.rand((), device=device, generator=generator).item()
-    k = int(round(n_vis * u))
+    device = masking.device
+    k = int(round(n_visible * u))
     r = torch.rand(B, L, device=device, generator=generator)
     r = torch.where(masking, torch.full_like(r, 2.0), r)  # only visible positions compete
     extra = r.argsort(dim=1).argsort(dim=1) < k

@@ -138,7 +138,7 @@ def train_step(model, ema, tokens, labels, a, gen, sgen, amp):
         if reuse < a.reuse_prob:
             with torch.no_grad():
                 n_visible = L - enat.masked_count(L, ratio)
-                prev_masking = enat.more_masked(masking, dev, gen, n_visible=n_visible, u=u)
+                prev_masking = enat.more_masked(masking, n_visible, u, gen)
                 prev = ema(torch.where(prev_masking, torch.full_like(tokens, V), tokens), labels)
         logits = model(ids, labels, prev)["logits"]
     # the mean over the masked positions, without selecting them (a selection waits for the device)
