@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Continues the shipped CIFAR-10 ENAT for one more H200 schedule (README "How they were made":
+# 1200 s in three device calls), then checks the result on CUDA against the CPU.
+#
+# Here, first: the packs and ResNet-56 of scripts/gpu-train.sh in .data/, `scripts/gpu-check.sh
+# pack` (for the last call) and `scripts/device-slim.sh lean`. Then three device calls, each
+# started at once after the one before (the checkpoints live only while the machine stays warm),
+# carrying .data/cifar10-train.pack, .data/cifar10-test.pack, .data/resnet56-4bfd9763.th,
+# assets/models/enat_cifar.safetensors and assets/models/vq_cifar.safetensors (the last call also
+# .gpu/seer-gpu.tar.xz and .gpu/source-dir; not the whole .gpu, which is too big):
+#   STOP=500 scripts/gpu-enat-continue.sh train
+#   TRAIN_RESUME=1 STOP=1000 scripts/gpu-enat-continue.sh train
+#   TRAIN_RESUME=1 scripts/gpu-enat-continue.sh final
+# `final` ends the schedule, quantizes the export to int8 there ($OUT/enat_int8.safetensors) and
+# has seer generate 100 images per class with it on CUDA in F32 (seeds C*100000, the file's
+# defaults) into $OUT/gen-cuda.tar. Back here (`scripts/device-slim.sh off` first):
+#   scripts/gpu-enat-continue.sh compare DIR     DIR: the last call's files
+# generates the same images on the CPU and counts identical token grids and PNGs.
+# BUDGET (default 1200) is the schedule's seconds; ENAT_ARGS replaces the training arguments.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+budget=${BUDGET:-1200}
+args=${ENAT_ARGS:-"--init assets/models/enat_cifar.safetensors --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 2.5 --mask-temp 2.5 --sweep-per-class 200"}
+tok=assets/models/vq_cifar.safetensors
+
+gen_all() { # seer-binary device weights out-dir
+  for c in 0 1 2 3 4 5 6 7 8 9; do
+    "$1" generate --model enat_cifar --weights "$3" --tokenizer "$tok" --class $c --n 100 \
+      --seed $((c * 100000)) --device "$2" --precision f32 --out "$4" --tokens "$4/tok_$c.bin" \
+      > /dev/null 2> "$4/class-$c.log" || { cat "$4/class-$c.log"; return 1; }
+  done
+}
+
+case "${1:-}" in
+  train | final)
+    TRAIN_ARGS_enat="$args" ENAT_TOKENIZER=$tok scripts/gpu-train.sh "enat:$budget${STOP:+:$STOP}" || exit
+    [[ $1 == final ]] || exit 0
+    out=${OUT:-/tmp/seer-train/out}
+    python3 tools/quantize.py "${SEER_TRAIN_DIR:-/tmp/seer-train}/enat_cifar.safetensors" \
+      "$out/enat_int8.safetensors" || exit
+    source scripts/gpu-check.sh # unpacks the binaries, sets SEER_BIN
+    rm -rf /tmp/gen-cuda && mkdir -p /tmp/gen-cuda
+    start=$SECONDS
+    gen_all "$SEER_BIN/seer" cuda "$out/enat_int8.safetensors" /tmp/gen-cuda || exit
+    echo "CUDA f32: 1,000 images in $((SECONDS - start)) s (one process per class)"
+    tar -cf "$out/gen-cuda.tar" -C /tmp gen-cuda
+    ;;
+  compare)
+    dir=${2:?usage: scripts/gpu-enat-continue.sh compare DIR}
+    work=$(mktemp -d)
+    tar -xf "$dir/gen-cuda.tar" -C "$work" && mkdir -p "$work/gen-cpu" || exit
+    gen_all "${SEER:-build/seer}" cpu "$dir/enat_int8.safetensors" "$work/gen-cpu" || exit
+    /usr/bin/python3 - "$work" <<'EOF'
+import os, sys
+import numpy as np
+from PIL import Image
+sys.path.insert(0, "tools")
+import seer_st
+work = sys.argv[1]
+a, b = os.path.join(work, "gen-cuda"), os.path.join(work, "gen-cpu")
+grids = same = 0
+for c in range(10):
+    x = seer_st.read_safetensors(f"{a}/tok_{c}.bin")[0]["ids"]
+    y = seer_st.read_safetensors(f"{b}/tok_{c}.bin")[0]["ids"]
+    eq = (x == y).reshape(len(x), -1)
+    grids += len(x)
+    same += int(eq.all(1).sum())
+    for i in np.flatnonzero(~eq.all(1)):
+        print(f"class {c} image {i}: {int((~eq[i]).sum())} of {eq.shape[1]} tokens differ")
+levels = {}
+for f in sorted(p for p in os.listdir(b) if p.endswith(".png")):
+    d = int(np.abs(np.asarray(Image.open(f"{a}/{f}"), int) - np.asarray(Image.open(f"{b}/{f}"), int)).max())
+    levels[d] = levels.get(d, 0) + 1
+print(f"token grids identical: {same} of {grids}; PNGs by largest difference in levels: "
+      + ", ".join(f"{k}: {v}" for k, v in sorted(levels.items())))
+EOF
+    rc=$?
+    rm -rf "$work"
+    exit $rc
+    ;;
+  *) sed -n "2,/^set -uo/{/^#/p}" "$0"; exit 2 ;;
+esac
