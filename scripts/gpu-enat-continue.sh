@@ -15,7 +15,7 @@
 # has seer generate 100 images per class with it on CUDA in F32 (seeds C*100000, the file's
 # defaults) into $OUT/gen-cuda.tar. Back here (`scripts/device-slim.sh off` first):
 #   scripts/gpu-enat-continue.sh compare DIR     DIR: the last call's files
-# generates the same images on the CPU and counts identical token grids and PNGs.
+# generates the same images on the CPU and compares them (tools/compare_gen.py).
 # BUDGET (default 1200) is the schedule's seconds; ENAT_ARGS replaces the training arguments.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,30 +50,7 @@ case "${1:-}" in
     work=$(mktemp -d)
     tar -xf "$dir/gen-cuda.tar" -C "$work" && mkdir -p "$work/gen-cpu" || exit
     gen_all "${SEER:-build/seer}" cpu "$dir/enat_int8.safetensors" "$work/gen-cpu" || exit
-    /usr/bin/python3 - "$work" <<'EOF'
-import os, sys
-import numpy as np
-from PIL import Image
-sys.path.insert(0, "tools")
-import seer_st
-work = sys.argv[1]
-a, b = os.path.join(work, "gen-cuda"), os.path.join(work, "gen-cpu")
-grids = same = 0
-for c in range(10):
-    x = seer_st.read_safetensors(f"{a}/tok_{c}.bin")[0]["ids"]
-    y = seer_st.read_safetensors(f"{b}/tok_{c}.bin")[0]["ids"]
-    eq = (x == y).reshape(len(x), -1)
-    grids += len(x)
-    same += int(eq.all(1).sum())
-    for i in np.flatnonzero(~eq.all(1)):
-        print(f"class {c} image {i}: {int((~eq[i]).sum())} of {eq.shape[1]} tokens differ")
-levels = {}
-for f in sorted(p for p in os.listdir(b) if p.endswith(".png")):
-    d = int(np.abs(np.asarray(Image.open(f"{a}/{f}"), int) - np.asarray(Image.open(f"{b}/{f}"), int)).max())
-    levels[d] = levels.get(d, 0) + 1
-print(f"token grids identical: {same} of {grids}; PNGs by largest difference in levels: "
-      + ", ".join(f"{k}: {v}" for k, v in sorted(levels.items())))
-EOF
+    /usr/bin/python3 tools/compare_gen.py "$work/gen-cuda" "$work/gen-cpu"
     rc=$?
     rm -rf "$work"
     exit $rc

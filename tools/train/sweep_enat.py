@@ -6,7 +6,7 @@ rounded to 8 bits and scored by the pretrained ResNet-56: top-1 of the prompted 
 Frechet distance of its 64-dim features to the images of --pack (the test set by default).
 One JSON line per setting on stdout. It chooses nothing itself. Against the training images
 (--pack .data/cifar10-train.pack), as the training script's sweep scores, it is how a file's
-defaults are chosen after training (the shipped enat_cifar's mask temperature, README); against
+defaults are chosen after training (the shipped enat_cifar's guidance and temperatures, README); against
 the test set it shows how far a sampler change could move the measured numbers.
 
     tools/train/sweep_enat.py --weights W --tokenizer T --steps 8 16 --cfg 0 3 --samp-temp 1 3
