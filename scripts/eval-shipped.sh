@@ -4,7 +4,9 @@
 #   scripts/eval-shipped.sh classifiers    top-1 of each classifier + ResNet-56 reference line
 #   scripts/eval-shipped.sh tokenizer      reconstruction PSNR and FID (resnet56-cifar features)
 #   scripts/eval-shipped.sh enat [N]       FID and prompt accuracy at 4, 8, 16 steps, N images
-#                                          per class (default 1000: 10,000 images)
+#                                          per class (default 1000: 10,000 images); ENAT_STEPS
+#                                          replaces the step counts, ENAT_ARGS adds `seer generate`
+#                                          options (other sampler settings: --cfg 3 --samp-temp 3)
 #   scripts/eval-shipped.sh latency        params and CPU latency per image (batch 1)
 #   scripts/eval-shipped.sh gui            the desktop app's own timings (SDL offscreen, CPU):
 #                                          classify one image with each classifier, generate
@@ -53,13 +55,13 @@ case "${1:-}" in
     resnet56
     n=${2:-1000}
     classes=(airplane automobile bird cat deer dog frog horse ship truck)
-    for steps in 4 8 16; do
+    for steps in ${ENAT_STEPS:-4 8 16}; do
       dir=$out/enat-$steps
       rm -rf "$dir"
       start=$(date +%s)
       for c in "${!classes[@]}"; do
         "$seer" generate --model enat_cifar --class "$c" --n "$n" --steps "$steps" --batch 100 \
-          --seed $((c * 100000)) --device cpu --out "$dir/${classes[$c]}" > /dev/null
+          --seed $((c * 100000)) --device cpu --out "$dir/${classes[$c]}" ${ENAT_ARGS:-} > /dev/null
       done
       secs=$(( $(date +%s) - start ))
       "$seer" eval fid --real "$test" --fake "$dir" --features resnet56-cifar --device cpu \

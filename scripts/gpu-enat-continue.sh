@@ -20,7 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 budget=${BUDGET:-1200}
-args=${ENAT_ARGS:-"--init assets/models/enat_cifar.safetensors --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 2.5 --mask-temp 2.5 --sweep-per-class 200"}
+args=${ENAT_ARGS:-"--init assets/models/enat_cifar.safetensors --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 3 --mask-temp 3 --sweep-per-class 200"}
 tok=assets/models/vq_cifar.safetensors
 
 gen_all() { # seer-binary device weights out-dir
