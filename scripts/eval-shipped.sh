@@ -5,8 +5,9 @@
 #   scripts/eval-shipped.sh tokenizer      reconstruction PSNR and FID (resnet56-cifar features)
 #   scripts/eval-shipped.sh enat [N]       FID and prompt accuracy at 4, 8, 16 steps, N images
 #                                          per class (default 1000: 10,000 images); ENAT_STEPS
-#                                          replaces the step counts, ENAT_ARGS adds `seer generate`
-#                                          options (other sampler settings: --cfg 3 --samp-temp 3)
+#                                          replaces the step counts, ENAT_GEN_ARGS adds
+#                                          `seer generate` options (other sampler settings:
+#                                          --cfg 3 --samp-temp 3)
 #   scripts/eval-shipped.sh latency        params and CPU latency per image (batch 1)
 #   scripts/eval-shipped.sh gui            the desktop app's own timings (SDL offscreen, CPU):
 #                                          classify one image with each classifier, generate
@@ -61,7 +62,7 @@ case "${1:-}" in
       start=$(date +%s)
       for c in "${!classes[@]}"; do
         "$seer" generate --model enat_cifar --class "$c" --n "$n" --steps "$steps" --batch 100 \
-          --seed $((c * 100000)) --device cpu --out "$dir/${classes[$c]}" ${ENAT_ARGS:-} > /dev/null
+          --seed $((c * 100000)) --device cpu --out "$dir/${classes[$c]}" ${ENAT_GEN_ARGS:-} > /dev/null
       done
       secs=$(( $(date +%s) - start ))
       "$seer" eval fid --real "$test" --fake "$dir" --features resnet56-cifar --device cpu \

@@ -16,12 +16,22 @@
 # defaults) into $OUT/gen-cuda.tar. Back here (`scripts/device-slim.sh off` first):
 #   scripts/gpu-enat-continue.sh compare DIR     DIR: the last call's files
 # generates the same images on the CPU and compares them (tools/compare_gen.py).
-# BUDGET (default 1200) is the schedule's seconds; ENAT_ARGS replaces the training arguments.
+# BUDGET (default 1200) is the schedule's seconds; ENAT_ARGS replaces the training arguments
+# (default: from the shipped file, batch 4,096, lr 1e-3, its sampler defaults for the sweep).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 budget=${BUDGET:-1200}
-args=${ENAT_ARGS:-"--init assets/models/enat_cifar.safetensors --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 3 --mask-temp 3 --sweep-per-class 200"}
+init=assets/models/enat_cifar.safetensors
 tok=assets/models/vq_cifar.safetensors
+
+# The shipped file's sampler defaults (its metadata) as training arguments: the training script's
+# sweep then scores the settings seer uses.
+sampler_args() {
+  python3 -c 'import sys; sys.path.insert(0, "tools"); import seer_st
+m = seer_st.read_safetensors(sys.argv[1], dequantized=False)[1]
+print(" ".join("--%s %s" % (k.replace("_", "-"), m["enat." + k])
+               for k in ("steps", "cfg", "samp_temp", "mask_temp")))' "$1"
+}
 
 gen_all() { # seer-binary device weights out-dir
   for c in 0 1 2 3 4 5 6 7 8 9; do
@@ -33,6 +43,11 @@ gen_all() { # seer-binary device weights out-dir
 
 case "${1:-}" in
   train | final)
+    args=${ENAT_ARGS:-}
+    if [[ -z $args ]]; then
+      sampler=$(sampler_args "$init") || exit
+      args="--init $init --batch 4096 --lr 1e-3 $sampler --sweep-per-class 200"
+    fi
     TRAIN_ARGS_enat="$args" ENAT_TOKENIZER=$tok scripts/gpu-train.sh "enat:$budget${STOP:+:$STOP}" || exit
     [[ $1 == final ]] || exit 0
     out=${OUT:-/tmp/seer-train/out}
