@@ -7,7 +7,11 @@
 #                                          per class (default 1000: 10,000 images); ENAT_STEPS
 #                                          replaces the step counts, ENAT_GEN_ARGS adds
 #                                          `seer generate` options (other sampler settings:
-#                                          --cfg 3 --samp-temp 3)
+#                                          --cfg 3 --samp-temp 3), ENAT_WEIGHTS another
+#                                          generator file (e.g. a candidate before shipping),
+#                                          ENAT_REAL the real images FID compares with, under
+#                                          SEER_DATA (default cifar10/test; candidates are
+#                                          chosen against cifar10/train)
 #   scripts/eval-shipped.sh latency        params and CPU latency per image (batch 1)
 #   scripts/eval-shipped.sh gui            the desktop app's own timings (SDL offscreen, CPU):
 #                                          classify one image with each classifier, generate
@@ -55,23 +59,28 @@ case "${1:-}" in
   enat)
     resnet56
     n=${2:-1000}
+    weights=${ENAT_WEIGHTS:-assets/models/enat_cifar.safetensors}
+    real=$data/${ENAT_REAL:-cifar10/test}
+    tag=enat
+    [[ -z ${ENAT_WEIGHTS:-} ]] || tag=enat-$(basename "$weights" .safetensors)
     classes=(airplane automobile bird cat deer dog frog horse ship truck)
     for steps in ${ENAT_STEPS:-4 8 16}; do
-      dir=$out/enat-$steps
+      dir=$out/$tag-$steps
       rm -rf "$dir"
       start=$(date +%s)
       for c in "${!classes[@]}"; do
-        "$seer" generate --model enat_cifar --class "$c" --n "$n" --steps "$steps" --batch 100 \
-          --seed $((c * 100000)) --device cpu --out "$dir/${classes[$c]}" ${ENAT_GEN_ARGS:-} > /dev/null
+        "$seer" generate --model enat_cifar --weights "$weights" --class "$c" --n "$n" \
+          --steps "$steps" --batch 100 --seed $((c * 100000)) --device cpu \
+          --out "$dir/${classes[$c]}" ${ENAT_GEN_ARGS:-} > /dev/null
       done
       secs=$(( $(date +%s) - start ))
-      "$seer" eval fid --real "$test" --fake "$dir" --features resnet56-cifar --device cpu \
-        > "$out/enat-$steps-fid.txt"
-      "$seer" eval top1 --model resnet56 --data "$dir" --batch 100 --device cpu \
-        > "$out/enat-$steps-prompt.txt"
-      printf 'ENAT %2d steps: %s; prompt accuracy (ResNet-56 top-1 = prompted class) %s; %d images in %d s\n' \
-        "$steps" "$(grep -i -E '^fid' "$out/enat-$steps-fid.txt" | head -n 1)" \
-        "$(top1 "$out/enat-$steps-prompt.txt")" $((n * 10)) "$secs"
+      "$seer" eval fid --real "$real" --fake "$dir" --features resnet56-cifar --device cpu \
+        > "$dir-fid.txt"
+      "$seer" eval top1 --model resnet56 --data "$dir" --batch 100 --device cpu > "$dir-prompt.txt"
+      printf '%s %2d steps: %s; prompt accuracy (ResNet-56 top-1 = prompted class) %s; %d images' \
+        "$tag" "$steps" "$(grep -i -E '^fid' "$dir-fid.txt" | head -n 1)" \
+        "$(top1 "$dir-prompt.txt")" $((n * 10))
+      printf ' in %d s\n' "$secs"
     done
     ;;
   latency)

@@ -40,8 +40,9 @@
 # schedule from weights trained before (carry the file), which is how a run goes on in a later
 # device session; ENAT_TOKENIZER names the tokenizer of an enat job (default: the one a
 # tokenizer job made in this run), e.g. assets/models/vq_cifar.safetensors with
-# TRAIN_ARGS_enat="--init assets/models/enat_cifar.safetensors --steps 8". Weights (in tars of two, under the
-# 16 MiB per-file limit) and logs are copied to $OUT. Two runs of the same job side by side (e.g.
+# TRAIN_ARGS_enat="--init assets/models/enat_cifar.safetensors --steps 8". Weights (in tars of two;
+# a tar over 15 MiB split into parts, the device's per-file limit being 16 MiB) and logs are
+# copied to $OUT. Two runs of the same job side by side (e.g.
 # two ENAT sizes) each need their own SEER_TRAIN_DIR (checkpoints, default /tmp/seer-train) and OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -100,7 +101,13 @@ for n in "${names[@]}"; do
     *) files+=("$n.safetensors") ;; esac
 done
 for ((i = 0; i < ${#files[@]}; i += 2)); do
-  tar -cf "$out/weights$((i / 2)).tar" -C "$dir" "${files[@]:i:2}"
+  t=$out/weights$((i / 2)).tar
+  tar -cf "$t" -C "$dir" "${files[@]:i:2}"
+  # the device returns files of at most 16 MiB: a larger tar (e.g. a bigger ENAT in F16) comes
+  # back in parts; here, `cat weights0.tar.part-* > weights0.tar` joins them
+  if (($(stat -c %s "$t") > 15 * 1024 * 1024)); then
+    split -b 15M -d "$t" "$t.part-" && rm "$t"
+  fi
 done
 tar -czf "$out/logs.tar.gz" -C "$dir" $(cd "$dir" && ls *.log)
 ls -la "$out"
