@@ -18,6 +18,14 @@
 # generates the same images on the CPU and compares them (tools/compare_gen.py).
 # BUDGET (default 1200) is the schedule's seconds; ENAT_ARGS replaces the training arguments
 # (default: from the shipped file, batch 4,096, lr 1e-3, its sampler defaults for the sweep).
+# A larger generator (README: what the 2x FID target needs), e.g. 15.2M parameters from scratch:
+#   ENAT_ARGS="--hidden 256 --heads 8 --depth-enc 8 --depth-dec 2 --batch 4096 --lr 1e-3
+#   --steps 8 --cfg 2 --samp-temp 3 --mask-temp 3 --sweep-per-class 200" with the same three calls,
+# and in a later session `--init` the int8 file `final` returned (15.5 MB) instead of the
+# F16 export (30 MB, returned in parts): with the packs, ResNet-56 and tokenizer (27.8 MB) that
+# keeps a call under the 64 MiB carry when `final` also carries a
+# `PACK_BINS=seer scripts/gpu-check.sh pack` tarball (13.2 MB; the full one, 24 MB, does not
+# fit beside them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 budget=${BUDGET:-1200}
