@@ -77,10 +77,9 @@ case "${1:-}" in
       "$seer" eval fid --real "$real" --fake "$dir" --features resnet56-cifar --device cpu \
         > "$dir-fid.txt"
       "$seer" eval top1 --model resnet56 --data "$dir" --batch 100 --device cpu > "$dir-prompt.txt"
-      printf '%s %2d steps: %s; prompt accuracy (ResNet-56 top-1 = prompted class) %s; %d images' \
-        "$tag" "$steps" "$(grep -i -E '^fid' "$dir-fid.txt" | head -n 1)" \
-        "$(top1 "$dir-prompt.txt")" $((n * 10))
-      printf ' in %d s\n' "$secs"
+      fmt='%s %2d steps: %s; prompt accuracy (ResNet-56 top-1 = prompted class) %s; %d images in %d s\n'
+      printf "$fmt" "$tag" "$steps" "$(grep -i -E '^fid' "$dir-fid.txt" | head -n 1)" \
+        "$(top1 "$dir-prompt.txt")" $((n * 10)) "$secs"
     done
     ;;
   latency)

@@ -58,9 +58,10 @@ case "${1:-}" in
     fi
     TRAIN_ARGS_enat="$args" ENAT_TOKENIZER=$tok scripts/gpu-train.sh "enat:$budget${STOP:+:$STOP}" || exit
     [[ $1 == final ]] || exit 0
-    out=${OUT:-/tmp/seer-train/out}
-    python3 tools/quantize.py "${SEER_TRAIN_DIR:-/tmp/seer-train}/enat_cifar.safetensors" \
-      "$out/enat_int8.safetensors" || exit
+    train_dir=${SEER_TRAIN_DIR:-/tmp/seer-train} # where gpu-train.sh put the export and $OUT
+    out=${OUT:-$train_dir/out}
+    python3 tools/quantize.py "$train_dir/enat_cifar.safetensors" "$out/enat_int8.safetensors" ||
+      exit
     source scripts/gpu-check.sh # unpacks the binaries, sets SEER_BIN
     rm -rf /tmp/gen-cuda && mkdir -p /tmp/gen-cuda
     start=$SECONDS

@@ -42,8 +42,8 @@
 # tokenizer job made in this run), e.g. assets/models/vq_cifar.safetensors with
 # TRAIN_ARGS_enat="--init assets/models/enat_cifar.safetensors --steps 8". Weights (in tars of two;
 # a tar over 15 MiB split into parts, the device's per-file limit being 16 MiB) and logs are
-# copied to $OUT. Two runs of the same job side by side (e.g.
-# two ENAT sizes) each need their own SEER_TRAIN_DIR (checkpoints, default /tmp/seer-train) and OUT.
+# copied to $OUT. Two runs of the same job side by side (e.g. two ENAT sizes) each need their own
+# SEER_TRAIN_DIR (checkpoints, default /tmp/seer-train) and OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 (($#)) || { sed -n "2,/^set -uo/{/^#/p}" "$0"; exit 2; }
