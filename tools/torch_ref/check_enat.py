@@ -15,6 +15,9 @@ random weights (make_enat.py's randomize: adaLN random so every modulation matte
     `seer generate --noise` against torch_ref's generate() with the same draws: token grids of
     every image, and the decoded PNGs against torch_ref's tokenizer.
 
+(c) with --trained: tools/torch_ref/enat.py's grow() of that file to twice its depth computes
+    exactly what the file does (logits and features bit for bit, 8-step generations identical).
+
     /work/ref/venv/bin/python tools/torch_ref/check_enat.py --seer build-h4/seer [--n 8]
     /usr/bin/python3 tools/torch_ref/check_enat.py --seer build/seer --trained-only \
         --trained FILE --tokenizer assets/models/vq_cifar.safetensors     # (b) for FILE only
@@ -243,6 +246,29 @@ def check_seer(model, meta, seer, seer_tests, n, threads, tok=None):
     return ok
 
 
+def check_grow(model):
+    """(c): the file grown to twice its depth (training's --depth-enc/--depth-dec start) is the
+    same function until trained."""
+    c = model.config
+    big = ours.grow(model, 2 * c["depth_enc"], 2 * c["depth_dec"])
+    g = torch.Generator().manual_seed(7)
+    B, L, V = 8, model.L, model.V
+    ids = torch.randint(0, V, (B, L), generator=g)
+    ids = torch.where(ours.sample_masking(B, L, "cpu", 0.6, generator=g), torch.full_like(ids, V), ids)
+    labels = torch.arange(B) % c["num_classes"]
+    with torch.no_grad():
+        a, b = model(ids, labels), big(ids, labels)
+    same = torch.equal(a["logits"], b["logits"]) and torch.equal(a["feat"], b["feat"])
+    labels = torch.arange(20) % c["num_classes"]
+    grids = [ours.generate(m, labels, steps=8, cfg=2, mask_temp=3, samp_temp=3,
+                           generator=torch.Generator().manual_seed(11)) for m in (model, big)]
+    same_gen = torch.equal(*grids)
+    print(f"  grown {c['depth_enc']}+{c['depth_dec']} -> {2 * c['depth_enc']}+{2 * c['depth_dec']} blocks: "
+          f"forward {'identical' if same else 'DIFFERS'}, 20 generations "
+          f"{'identical' if same_gen else 'DIFFER'} [{'ok' if same and same_gen else 'FAIL'}]")
+    return same and same_gen
+
+
 def sampler_flops(cfg, steps):
     """FLOPs per image of a seer sampler of `steps` steps, both guidance passes (the encoder
     runs on the newly visible tokens, reusing the others' features; the decoder on all)."""
@@ -310,6 +336,7 @@ def main():
         print(f"[trained] {a.trained} (as F32), sampler defaults cfg {meta['enat.cfg']} samp_temp "
               f"{meta['enat.samp_temp']} mask_temp {meta['enat.mask_temp']}")
         ok &= check_seer(trained, meta, a.seer, seer_tests, a.n, a.threads, tok)
+        ok &= check_grow(trained)
         cost(dict(trained.config), a.threads)
     if not a.trained_only:
         cost(dict(ours.CIFAR), a.threads)

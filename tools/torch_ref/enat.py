@@ -413,3 +413,28 @@ def from_seer_file(path, device="cpu"):
     sd = {k: torch.from_numpy(v.astype("float32")) for k, v in sd.items() if not k.startswith("prev_embedder.")}
     model.load_state_dict(sd)
     return model.to(device).eval(), md
+
+
+def spread(n_old, n_new):
+    """Where n_old blocks go among n_new >= n_old (evenly, in order): [position per old block]."""
+    return [i * n_new // n_old for i in range(n_old)]
+
+
+def grow(small, depth_enc, depth_dec):
+    """A deeper ENAT that computes exactly what `small` does (a function-preserving start for a
+    larger generator): small's encoder blocks spread evenly over depth_enc and its decoder blocks
+    over depth_dec; every other block is freshly initialised, and with its adaLN modulation zero
+    (as every block at the start of training) it adds exactly 0, so it is the identity until
+    trained. Same hidden size and heads; the embeddings, prev_proj and head are copied."""
+    c = small.config
+    if depth_enc < c["depth_enc"] or depth_dec < c["depth_dec"]:
+        raise ValueError(f"cannot grow {c['depth_enc']}+{c['depth_dec']} blocks into {depth_enc}+{depth_dec}")
+    big = ENAT(**{**c, "depth_enc": depth_enc, "depth_dec": depth_dec}).to(next(small.parameters()).device)
+    sd = {k: v for k, v in small.state_dict().items() if not k.startswith("blocks.")}
+    moves = list(enumerate(spread(c["depth_enc"], depth_enc)))
+    moves += [(c["depth_enc"] + i, depth_enc + p) for i, p in enumerate(spread(c["depth_dec"], depth_dec))]
+    for old, new in moves:
+        sd.update({f"blocks.{new}.{k}": v for k, v in small.blocks[old].state_dict().items()})
+    missing, unexpected = big.load_state_dict(sd, strict=False)
+    assert not unexpected and all(k.startswith("blocks.") for k in missing), (missing, unexpected)
+    return big.train(small.training)

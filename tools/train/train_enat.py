@@ -21,7 +21,9 @@ CUDA, eager (torch.compile of the blocks with dynamic shapes, tried on 2026-12-0
 minute recompiling at batch 1,024), EMA of the weights (exported). A resumable checkpoint every
 --ckpt-every-s; --stop-at-s ends a command inside a longer schedule (the next resumes it);
 --init FILE starts a new schedule from an exported file (a warm restart, for a later device
-session). The per-batch scalars come from a CPU generator, so the step waits on the device only
+session); with more --depth-enc/--depth-dec than the file has (same --hidden and --heads), the
+file's blocks are spread over the deeper model and the others start as the identity
+(tools/torch_ref/enat.py `grow`): a larger generator that begins where the smaller one ended. The per-batch scalars come from a CPU generator, so the step waits on the device only
 where the model reads its masked counts; at batch 4,096 the H200 trains about 50,000 grids/s.
 Sampler defaults: after training, a small sweep of guidance and sampling temperature with
 seer's sampler (--steps steps, --sweep-per-class images per class, decoded by the tokenizer)
@@ -71,7 +73,8 @@ def parse():
                          "--budget-s schedule; a later run with the same budget resumes it")
     ap.add_argument("--init", default=None,
                     help="start from the weights of this seer ENAT file (F16, F32 or int8; its model "
-                         "size unless --hidden etc. are given; a new schedule)")
+                         "size unless --hidden etc. are given; more --depth-enc/--depth-dec at the same "
+                         "hidden size grows it; a new schedule)")
     ap.add_argument("--f32", action="store_true", help="export F32 instead of F16")
     # model (defaults: the --init file's configuration, else tools/torch_ref/enat.py CIFAR)
     ap.add_argument("--hidden", type=int, default=None)
@@ -235,6 +238,14 @@ def main():
     size = {k: getattr(a, k) if getattr(a, k) is not None else base[k]
             for k in ("hidden", "heads", "depth_enc", "depth_dec")}
     cfg = dict(grid=grid, **size, codebook_size=V, num_classes=10)
+    if init is not None and (size["depth_enc"], size["depth_dec"]) != (base["depth_enc"], base["depth_dec"]) \
+            and (size["hidden"], size["heads"]) == (base["hidden"], base["heads"]):
+        try:  # deeper than the --init file: start from it grown (it computes the same until trained)
+            init = enat.grow(init, size["depth_enc"], size["depth_dec"])
+        except ValueError as e:
+            raise SystemExit(f"--init {a.init}: {e}")
+        print(f"[enat] {a.init} grown from {base['depth_enc']}+{base['depth_dec']} to "
+              f"{size['depth_enc']}+{size['depth_dec']} blocks (new blocks start as the identity)", flush=True)
     model = enat.ENAT(**cfg).to(dev)
     model.y_embedder.dropout_prob = 0.0  # labels are dropped in train_step (see the module doc)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
