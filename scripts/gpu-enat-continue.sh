@@ -25,10 +25,12 @@
 # token grids and PNGs bit for bit):
 #   ENAT_ARGS="--init assets/models/enat_cifar.safetensors --depth-enc 12 --depth-dec 2
 #   --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 3 --mask-temp 3 --sweep-per-class 200"
-# with the same three calls and the same carry. Its int8 file (12.3 MB) comes back whole; a
-# later session continues with `--init` that file (no --depth-*): packs, ResNet-56, tokenizer,
-# that file, a `PACK_BINS=seer scripts/gpu-check.sh pack` tarball (13.2 MB) and the slim tree
-# make 56 MB, under the 64 MiB carry (the full tarball, 24 MB, does not fit beside them).
+# with the same three calls and the same carry (if `tools/train/enat_heldout.py` shows its
+# training/test gap growing without an FID gain, add --dropout 0.1 to the next schedule). Its
+# int8 file (12.3 MB) comes back whole; a later session continues with `--init` that file (no
+# --depth-*): packs, ResNet-56, tokenizer, that file, a `PACK_BINS=seer scripts/gpu-check.sh
+# pack` tarball (13.2 MB) and the slim tree make 56 MB, under the 64 MiB carry (the full
+# tarball, 24 MB, does not fit beside them).
 # Or from scratch, e.g. 15.2M parameters: ENAT_ARGS="--hidden 256 --heads 8 --depth-enc 8
 # --depth-dec 2 --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 3 --mask-temp 3
 # --sweep-per-class 200"; its int8 file is 15.5 MB (the F16 export, 30 MB, returns in parts).

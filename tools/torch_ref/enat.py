@@ -87,8 +87,9 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads, mlp_ratio=4.0):
+    def __init__(self, dim, heads, mlp_ratio=4.0, drop=0.0):
         super().__init__()
+        self.drop = drop  # dropout of the attention and MLP outputs in training (not ENAT's: 0)
         self.attn = Attention(dim, heads)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 8 * dim))
@@ -100,9 +101,12 @@ class Block(nn.Module):
         D = x.shape[-1]
         xm = modulate(F.layer_norm(x, (D,), eps=LN_EPS), shift, scale)
         cm = None if ctx is None else modulate(F.layer_norm(ctx, (D,), eps=LN_EPS), shift_ctx, scale_ctx)
-        x = x + gate.unsqueeze(1) * self.attn(xm, cm)
+        x = x + gate.unsqueeze(1) * self.dropout(self.attn(xm, cm))
         y = modulate(F.layer_norm(x, (D,), eps=LN_EPS), shift_mlp, scale_mlp)
-        return x + gate_mlp.unsqueeze(1) * self.mlp(y)
+        return x + gate_mlp.unsqueeze(1) * self.dropout(self.mlp(y))
+
+    def dropout(self, x):
+        return F.dropout(x, self.drop, True) if self.drop and self.training else x
 
 
 class Embeddings(nn.Module):
@@ -172,7 +176,7 @@ def positions(sel, n):
 
 class ENAT(nn.Module):
     def __init__(self, grid=16, hidden=1024, heads=16, depth_enc=22, depth_dec=2, codebook_size=1024,
-                 num_classes=1000, mlp_ratio=4.0, class_dropout=0.1, emb_dropout=0.1):
+                 num_classes=1000, mlp_ratio=4.0, class_dropout=0.1, emb_dropout=0.1, block_dropout=0.0):
         super().__init__()
         self.config = dict(grid=grid, hidden=hidden, heads=heads, depth_enc=depth_enc,
                            depth_dec=depth_dec, codebook_size=codebook_size, num_classes=num_classes)
@@ -181,7 +185,8 @@ class ENAT(nn.Module):
         self.x_embedder = Embeddings(codebook_size + 1, hidden, self.L, emb_dropout)
         self.y_embedder = LabelEmbedder(num_classes, hidden, class_dropout)
         self.prev_proj = PrevProj(hidden)
-        self.blocks = nn.ModuleList(Block(hidden, heads, mlp_ratio) for _ in range(depth_enc + depth_dec))
+        self.blocks = nn.ModuleList(Block(hidden, heads, mlp_ratio, block_dropout)
+                                    for _ in range(depth_enc + depth_dec))
         self.norm = nn.LayerNorm(hidden)
         self.mlm_layer = MlmLayer(hidden, codebook_size + 1)
         self.initialize_weights()

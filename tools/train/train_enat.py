@@ -15,7 +15,8 @@ with probability 0.5 the batch also trains the reuse path: the EMA model encodes
 step' with extra positions masked, and the model reads its features through prev_proj (as
 seer's sampler does at every step after the first). Labels are dropped once per batch, outside
 the model, so the previous step and the current one see the same label (the reference draws
-the drop inside the model for the current step only).
+the drop inside the model for the current step only). --dropout P (not ENAT's) also drops the
+blocks' attention and MLP outputs, a regulariser for larger generators.
 Schedule: AdamW, warm-up + cosine over a wall-clock budget (or --max-steps), bf16 autocast on
 CUDA, eager (torch.compile of the blocks with dynamic shapes, tried on 2026-12-04, spent a
 minute recompiling at batch 1,024), EMA of the weights (exported). A resumable checkpoint every
@@ -90,6 +91,9 @@ def parse():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--label-drop", type=float, default=0.1)
     ap.add_argument("--smoothing", type=float, default=0.1)
+    ap.add_argument("--dropout", type=float, default=0.0,
+                    help="dropout of every block's attention and MLP outputs (ENAT: none); a "
+                         "regulariser for larger generators, training only")
     ap.add_argument("--reuse-prob", type=float, default=0.5)
     ap.add_argument("--mask-dist", choices=["cosine", "beta"], default="cosine")
     # sampler defaults written to the file
@@ -246,7 +250,7 @@ def main():
             raise SystemExit(f"--init {a.init}: {e}")
         print(f"[enat] {a.init} grown from {base['depth_enc']}+{base['depth_dec']} to "
               f"{size['depth_enc']}+{size['depth_dec']} blocks (new blocks start as the identity)", flush=True)
-    model = enat.ENAT(**cfg).to(dev)
+    model = enat.ENAT(**cfg, block_dropout=a.dropout).to(dev)
     model.y_embedder.dropout_prob = 0.0  # labels are dropped in train_step (see the module doc)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     n_params = sum(p.numel() for p in model.parameters())
