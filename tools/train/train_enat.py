@@ -24,8 +24,9 @@ minute recompiling at batch 1,024), EMA of the weights (exported). A resumable c
 --init FILE starts a new schedule from an exported file (a warm restart, for a later device
 session); with more --depth-enc/--depth-dec than the file has (same --hidden and --heads), the
 file's blocks are spread over the deeper model and the others start as the identity
-(tools/torch_ref/enat.py `grow`): a larger generator that begins where the smaller one ended. The per-batch scalars come from a CPU generator, so the step waits on the device only
-where the model reads its masked counts; at batch 4,096 the H200 trains about 50,000 grids/s.
+(tools/torch_ref/enat.py `grow`): a larger generator that begins where the smaller one ended.
+The per-batch scalars come from a CPU generator, so the step waits on the device only where the
+model reads its masked counts; at batch 4,096 the H200 trains about 50,000 grids/s.
 Sampler defaults: after training, a small sweep of guidance and sampling temperature with
 seer's sampler (--steps steps, --sweep-per-class images per class, decoded by the tokenizer)
 scored by the pretrained ResNet-56: top-1 of the prompted class and the Frechet distance of its 64-dim
