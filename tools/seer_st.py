@@ -86,13 +86,19 @@ def read_safetensors(path, dequantized=True):
     weights (int8 + NAME.qscale) are returned as float32 unless dequantized=False."""
     with open(path, "rb") as f:
         data = f.read()
+    if len(data) < 8:
+        raise ValueError(f"{path}: not a safetensors file ({len(data)} bytes)")
     (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise ValueError(f"{path}: truncated or not a safetensors file (header of {n} bytes, file {len(data)})")
     header = json.loads(data[8:8 + n])
     meta = header.pop("__metadata__", {}) or {}
     base = 8 + n
     out = {}
     for name, info in header.items():
         b, e = info["data_offsets"]
+        if base + e > len(data):
+            raise ValueError(f"{path}: truncated ({len(data)} bytes; tensor {name} ends at byte {base + e})")
         raw = data[base + b: base + e]
         if info["dtype"] == "BF16":
             u = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16

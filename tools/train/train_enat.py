@@ -238,7 +238,10 @@ def main():
     print(f"[enat] {tokens.shape[0]} token grids ({grid} x {grid}, {used} of {V} codes used) from "
           f"{tok_path} in {time.time() - t0:.1f}s", flush=True)
 
-    init = enat.from_seer_file(a.init, device=dev)[0] if a.init else None
+    try:
+        init = enat.from_seer_file(a.init, device=dev)[0] if a.init else None
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"--init {a.init}: not a readable seer ENAT file ({e})")
     base = init.config if init is not None else enat.CIFAR
     size = {k: getattr(a, k) if getattr(a, k) is not None else base[k]
             for k in ("hidden", "heads", "depth_enc", "depth_dec")}
