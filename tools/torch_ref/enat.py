@@ -425,21 +425,27 @@ def spread(n_old, n_new):
     return [i * n_new // n_old for i in range(n_old)]
 
 
-def grow(small, depth_enc, depth_dec):
-    """A deeper ENAT that computes exactly what `small` does (a function-preserving start for a
-    larger generator): small's encoder blocks spread evenly over depth_enc and its decoder blocks
-    over depth_dec; every other block is freshly initialised, and with its adaLN modulation zero
-    (as every block at the start of training) it adds exactly 0, so it is the identity until
-    trained. Same hidden size and heads; the embeddings, prev_proj and head are copied."""
-    c = small.config
-    if depth_enc < c["depth_enc"] or depth_dec < c["depth_dec"]:
-        raise ValueError(f"cannot grow {c['depth_enc']}+{c['depth_dec']} blocks into {depth_enc}+{depth_dec}")
-    big = ENAT(**{**c, "depth_enc": depth_enc, "depth_dec": depth_dec}).to(next(small.parameters()).device)
+def grow_into(big, small):
+    """Loads `small` into the deeper ENAT `big` (same hidden size and heads) so that big computes
+    exactly what small does (a function-preserving start for a larger generator): small's encoder
+    blocks spread evenly over big's encoder and its decoder blocks over big's decoder; big's other
+    blocks keep their fresh initialisation, whose zero adaLN modulation (as every block at the
+    start of training) makes each exactly the identity until trained. The embeddings, prev_proj
+    and head are copied. ValueError if big is not deeper; RuntimeError on other size mismatches."""
+    c, C = small.config, big.config
+    if C["depth_enc"] < c["depth_enc"] or C["depth_dec"] < c["depth_dec"]:
+        raise ValueError(f"cannot grow {c['depth_enc']}+{c['depth_dec']} blocks into {C['depth_enc']}+{C['depth_dec']}")
     sd = {k: v for k, v in small.state_dict().items() if not k.startswith("blocks.")}
-    moves = list(enumerate(spread(c["depth_enc"], depth_enc)))
-    moves += [(c["depth_enc"] + i, depth_enc + p) for i, p in enumerate(spread(c["depth_dec"], depth_dec))]
+    moves = list(enumerate(spread(c["depth_enc"], C["depth_enc"])))
+    moves += [(c["depth_enc"] + i, C["depth_enc"] + p) for i, p in enumerate(spread(c["depth_dec"], C["depth_dec"]))]
     for old, new in moves:
         sd.update({f"blocks.{new}.{k}": v for k, v in small.blocks[old].state_dict().items()})
     missing, unexpected = big.load_state_dict(sd, strict=False)
     assert not unexpected and all(k.startswith("blocks.") for k in missing), (missing, unexpected)
-    return big.train(small.training)
+    return big
+
+
+def grow(small, depth_enc, depth_dec):
+    """small grown to depth_enc + depth_dec blocks (grow_into a freshly built ENAT)."""
+    big = ENAT(**{**small.config, "depth_enc": depth_enc, "depth_dec": depth_dec})
+    return grow_into(big.to(next(small.parameters()).device), small).train(small.training)

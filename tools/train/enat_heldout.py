@@ -22,16 +22,13 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from cifar_data import load_cifar  # noqa: E402
 from torch_ref import enat, vqgan  # noqa: E402
+from train_enat import tokenize  # noqa: E402
 
 
-@torch.no_grad()
-def token_grids(tok, pack, n, batch=500):
+def token_grids(tok, pack, n):
     images, labels = load_cifar(pack, torch.device("cpu"))
     keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:n]
-    images, labels = images[keep], labels[keep]
-    ids = [tok.encode(images[i:i + batch].permute(0, 3, 1, 2).float().div(255))[1].flatten(1)
-           for i in range(0, images.shape[0], batch)]
-    return torch.cat(ids), labels
+    return tokenize(tok, images[keep], mirror=False), labels[keep]
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ minute recompiling at batch 1,024), EMA of the weights (exported). A resumable c
 --init FILE starts a new schedule from an exported file (a warm restart, for a later device
 session); with more --depth-enc/--depth-dec than the file has (same --hidden and --heads), the
 file's blocks are spread over the deeper model and the others start as the identity
-(tools/torch_ref/enat.py `grow`): a larger generator that begins where the smaller one ended.
+(tools/torch_ref/enat.py `grow_into`): a larger generator that begins where the smaller one ended.
 The per-batch scalars come from a CPU generator, so the step waits on the device only where the
 model reads its masked counts; at batch 4,096 the H200 trains about 50,000 grids/s.
 Sampler defaults: after training, a small sweep of guidance and sampling temperature with
@@ -107,10 +107,11 @@ def parse():
 
 
 @torch.no_grad()
-def tokenize(tok, images, batch=1000):
-    """uint8 [N, 32, 32, 3] -> token grids of the images and of their mirror images [2N, 64]."""
+def tokenize(tok, images, batch=1000, mirror=True):
+    """uint8 [N, 32, 32, 3] -> token grids of the images and of their mirror images [2N, 64]
+    (without the mirror images with mirror=False: [N, 64])."""
     out = []
-    for flip in (False, True):
+    for flip in (False, True) if mirror else (False,):
         for i in range(0, images.shape[0], batch):
             x = images[i:i + batch].permute(0, 3, 1, 2).float().div(255)
             _, ids = tok.encode(x.flip(3) if flip else x)
@@ -246,14 +247,6 @@ def main():
     size = {k: getattr(a, k) if getattr(a, k) is not None else base[k]
             for k in ("hidden", "heads", "depth_enc", "depth_dec")}
     cfg = dict(grid=grid, **size, codebook_size=V, num_classes=10)
-    if init is not None and (size["depth_enc"], size["depth_dec"]) != (base["depth_enc"], base["depth_dec"]) \
-            and (size["hidden"], size["heads"]) == (base["hidden"], base["heads"]):
-        try:  # deeper than the --init file: start from it grown (it computes the same until trained)
-            init = enat.grow(init, size["depth_enc"], size["depth_dec"])
-        except ValueError as e:
-            raise SystemExit(f"--init {a.init}: {e}")
-        print(f"[enat] {a.init} grown from {base['depth_enc']}+{base['depth_dec']} to "
-              f"{size['depth_enc']}+{size['depth_dec']} blocks (new blocks start as the identity)", flush=True)
     model = enat.ENAT(**cfg, block_dropout=a.dropout).to(dev)
     model.y_embedder.dropout_prob = 0.0  # labels are dropped in train_step (see the module doc)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -269,12 +262,15 @@ def main():
     gen = torch.Generator(device=dev).manual_seed(a.seed)
     sgen = torch.Generator().manual_seed(a.seed + 1)
     if init is not None and not os.path.exists(ckpt):
-        try:
-            model.load_state_dict(init.state_dict())
-        except RuntimeError as e:
+        deeper = (size["depth_enc"], size["depth_dec"]) != (base["depth_enc"], base["depth_dec"])
+        try:  # deeper than the file: it grown (the same function until trained)
+            enat.grow_into(model, init) if deeper else model.load_state_dict(init.state_dict())
+        except (RuntimeError, ValueError) as e:
             raise SystemExit(f"--init {a.init}: not this configuration's weights ({e})")
-        ema.load_state_dict(init.state_dict())
-        print(f"[enat] weights from {a.init}", flush=True)
+        ema.load_state_dict(model.state_dict())
+        grown = (f", grown from {base['depth_enc']}+{base['depth_dec']} to {size['depth_enc']}+{size['depth_dec']} "
+                 "blocks (new blocks start as the identity)") if deeper else ""
+        print(f"[enat] weights from {a.init}{grown}", flush=True)
     if os.path.exists(ckpt):
         s = torch.load(ckpt, map_location=dev)
         model.load_state_dict(s["model"])
