@@ -4,7 +4,9 @@
 // times the official code the same way (scripts/gpu-enat-bench.sh runs both).
 //   seer_bench enat --weights FILE --tokenizer FILE [--device cpu|cuda]
 //                   [--precision f32|bf16|f16] [--batch N] [--steps T] [--cfg W] [--class C]
-//                   [--iters K]
+//                   [--iters K] [--guide FILE [--guide-w W]]
+// --guide: the sampler's guide model (autoguidance; weight: --guide-w, else the generator's
+// enat.guide_w); without it the generator runs unguided, whatever its metadata names.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,8 @@ int seer_bench_enat(int argc, char **argv) {
     seer_device dev = SEER_DEVICE_CPU;
     seer_dtype dt = SEER_F32;
     int batch = 64, steps = 0, cls = 207, iters = 3;
-    double cfg = -1;
+    double cfg = -1, guide_w = -1;
+    const char *guide_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) break;
@@ -75,6 +78,10 @@ int seer_bench_enat(int argc, char **argv) {
             steps = atoi(v);
         else if (strcmp(a, "--cfg") == 0)
             cfg = atof(v);
+        else if (strcmp(a, "--guide") == 0)
+            guide_path = v;
+        else if (strcmp(a, "--guide-w") == 0)
+            guide_w = atof(v);
         else if (strcmp(a, "--class") == 0)
             cls = atoi(v);
         else if (strcmp(a, "--iters") == 0)
@@ -89,22 +96,26 @@ int seer_bench_enat(int argc, char **argv) {
         fprintf(stderr,
                 "usage: seer_bench enat --weights FILE --tokenizer FILE [--device cpu|cuda] "
                 "[--precision f32|bf16|f16] [--batch N] [--steps T] [--cfg W] [--class C] "
-                "[--iters K]\n");
+                "[--iters K] [--guide FILE [--guide-w W]]\n");
         return 2;
     }
-    seer_enat *m = NULL;
+    seer_enat *m = NULL, *guide = NULL;
     seer_vqgan *v = NULL;
     if (seer_enat_load(weights, dev, dt, &m) != SEER_STATUS_OK ||
-        seer_vqgan_load(tokenizer, dev, dt, &v) != SEER_STATUS_OK) {
+        seer_vqgan_load(tokenizer, dev, dt, &v) != SEER_STATUS_OK ||
+        (guide_path && seer_enat_load(guide_path, dev, dt, &guide) != SEER_STATUS_OK)) {
         fprintf(stderr, "seer_bench: %s\n", seer_last_error());
         seer_enat_free(m);
+        seer_vqgan_free(v);
         return 1;
     }
     const seer_enat_config *g = seer_enat_get_config(m);
     seer_enat_sample_opts so = {.steps = steps ? steps : g->steps,
                                 .cfg = cfg >= 0 ? (float)cfg : g->cfg,
                                 .mask_temp = g->mask_temp,
-                                .samp_temp = g->samp_temp};
+                                .samp_temp = g->samp_temp,
+                                .guide = guide,
+                                .guide_w = guide_w >= 0 ? (float)guide_w : g->guide_w};
     int32_t *labels = malloc(sizeof *labels * (size_t)batch);
     uint64_t *seeds = malloc(sizeof *seeds * (size_t)batch);
     int64_t *ids = malloc(sizeof *ids * (size_t)batch * (size_t)(g->grid * g->grid));
@@ -136,11 +147,13 @@ int seer_bench_enat(int argc, char **argv) {
         }
     }
     double gen = median(t_gen, iters), dec = median(t_dec, iters), all = median(t_all, iters);
-    printf("seer enat %s %s %s batch %d steps %d cfg %g: generate %.2f ms/batch, decode %.2f "
-           "ms/batch, "
-           "total %.2f ms/batch (medians of %d), %.3f ms/image, %.2f img/s\n",
+    char guided[96] = "";
+    if (guide && so.guide_w != 0.0f)
+        snprintf(guided, sizeof guided, " guide %s w %g", seer_enat_name(guide), so.guide_w);
+    printf("seer enat %s %s %s batch %d steps %d cfg %g%s: generate %.2f ms/batch, decode %.2f "
+           "ms/batch, total %.2f ms/batch (medians of %d), %.3f ms/image, %.2f img/s\n",
            seer_enat_name(m), seer_device_name(dev), seer_dtype_name(dt), batch, so.steps, so.cfg,
-           1e3 * gen, 1e3 * dec, 1e3 * all, iters, 1e3 * all / batch, batch / all);
+           guided, 1e3 * gen, 1e3 * dec, 1e3 * all, iters, 1e3 * all / batch, batch / all);
     rc = 0;
 out:
     free(labels);
@@ -152,5 +165,6 @@ out:
     seer_ctx_free(c);
     seer_vqgan_free(v);
     seer_enat_free(m);
+    seer_enat_free(guide);
     return rc;
 }

@@ -53,8 +53,9 @@ static const struct {
     seer_enat_config cfg;
 } presets[] = {
     // README / train.py evaluation settings: --enc_dec 22 2 --embed_dim 1024 --num_heads 16
-    {"enat_l", {1024, 16, 22, 2, 1024, 1000, 16, 8, 2.5f, 1.5f, 6.0f}},     // ImageNet 256
-    {"enat_l_512", {1024, 16, 22, 2, 1024, 1000, 32, 8, 3.5f, 1.5f, 4.0f}}, // ImageNet 512
+    // (ImageNet 256 and 512; no guide)
+    {"enat_l", {1024, 16, 22, 2, 1024, 1000, 16, 8, 2.5f, 1.5f, 6.0f, "", 0.0f}},
+    {"enat_l_512", {1024, 16, 22, 2, 1024, 1000, 32, 8, 3.5f, 1.5f, 4.0f, "", 0.0f}},
 };
 
 seer_status seer_enat_preset(const char *name, seer_enat_config *out) {
@@ -88,6 +89,12 @@ static seer_status config_from_file(const seer_st_file *f, seer_enat_config *g, 
     SEER_TRY(seer_st_metadata_float(f, "enat.cfg", 0.0, 1e6, &g->cfg));
     SEER_TRY(seer_st_metadata_float(f, "enat.mask_temp", 0.0, 1e6, &g->mask_temp));
     SEER_TRY(seer_st_metadata_float(f, "enat.samp_temp", 0.0, 1e6, &g->samp_temp));
+    SEER_TRY(seer_st_metadata_float(f, "enat.guide_w", 0.0, 1e6, &g->guide_w));
+    const char *guide = seer_st_metadata(f, "enat.guide");
+    if (guide && (strlen(guide) >= sizeof g->guide || strchr(guide, '/')))
+        return seer_fail(SEER_STATUS_FORMAT, "%s: enat.guide must be a weights name (no '/', "
+                         "under %d characters)", seer_st_path(f), (int)sizeof g->guide);
+    snprintf(g->guide, sizeof g->guide, "%s", guide ? guide : "");
     if (g->hidden % g->heads)
         return seer_fail(SEER_STATUS_FORMAT, "%s: hidden size %d is not a multiple of %d heads",
                          seer_st_path(f), g->hidden, g->heads);
@@ -245,6 +252,21 @@ const seer_enat_config *seer_enat_get_config(const seer_enat *m) {
 
 const char *seer_enat_name(const seer_enat *m) {
     return m->name;
+}
+
+seer_device seer_enat_device(const seer_enat *m) {
+    return m->dev;
+}
+
+const char *seer_enat_guide_path(const char *gen_path, const char *name, char *buf, size_t n) {
+    const char *slash = strrchr(gen_path, '/');
+    int dir = slash ? (int)(slash - gen_path) + 1 : 0;
+    int len = snprintf(buf, n, "%.*s%s.safetensors", dir, gen_path, name);
+    if (len < 0 || (size_t)len >= n) return NULL;
+    FILE *f = fopen(buf, "rb");
+    if (!f) return NULL;
+    fclose(f);
+    return buf;
 }
 
 // ---- blocks --------------------------------------------------------------------------------

@@ -26,8 +26,9 @@
 // Config: the preset named by seer.arch ("enat_l": ImageNet 256, "enat_l_512"; another name
 // starting with "enat" starts from enat_l's values), overridden by metadata enat.hidden_size,
 // enat.num_heads, enat.depth_enc, enat.depth_dec, enat.codebook_size, enat.num_classes, enat.grid
-// (latent side; L = grid^2), enat.steps, enat.cfg, enat.mask_temp, enat.samp_temp. A file without
-// seer.arch is read as enat_l.
+// (latent side; L = grid^2), enat.steps, enat.cfg, enat.mask_temp, enat.samp_temp, and the
+// sampler's optional guide: enat.guide (the guide's weights name) and enat.guide_w. A file
+// without seer.arch is read as enat_l.
 //
 // Memory: a forward runs block by block in two scratch contexts owned by the model, so the
 // caller's context keeps only the embeddings, the context tokens and the outputs. One thread
@@ -51,6 +52,9 @@ typedef struct seer_enat_config {
     // sampler defaults of the preset (ENAT's evaluation settings)
     int steps;
     float cfg, mask_temp, samp_temp;
+    // the file's own guide model (autoguidance, below): weights name ("" = none) and weight
+    char guide[64];
+    float guide_w;
 } seer_enat_config;
 
 seer_status seer_enat_preset(const char *name, seer_enat_config *out);
@@ -61,6 +65,10 @@ seer_status seer_enat_load(const char *path, seer_device dev, seer_dtype dt, see
 void seer_enat_free(seer_enat *m); // NULL is fine
 const seer_enat_config *seer_enat_get_config(const seer_enat *m);
 const char *seer_enat_name(const seer_enat *m); // the file's seer.arch, or "enat_l"
+seer_device seer_enat_device(const seer_enat *m);
+// <the folder of gen_path>/<name>.safetensors in buf if that file exists (a generator's guide
+// is looked for next to it first), else NULL.
+const char *seer_enat_guide_path(const char *gen_path, const char *name, char *buf, size_t n);
 
 // One forward pass (DiT.forward with return_dict).
 typedef struct seer_enat_input {
@@ -81,14 +89,18 @@ seer_tensor *seer_enat_forward(seer_enat *m, seer_ctx *c, const seer_enat_input 
 
 // ---- sampling (generate/enat_sampler.c) ----------------------------------------------------
 // NATSchedule.generate: start from all [MASK]; at step s of T (ratio r = (s + 1) / T):
-//   logits = cond + w (cond - uncond), w = cfg * s / T (0 at the first step);
+//   logits = cond + w (cond - uncond) + w_g (cond - guide), w = cfg * s / T and
+//   w_g = guide_w * s / T (both 0 at the first step), guide = the conditional logits of a
+//   weaker model over the same tokens (autoguidance: Karras et al., "Guiding a diffusion model
+//   with a bad version of itself", 2024; the term is left out without a guide or at guide_w 0);
 //   logp = log_softmax(logits); each masked position draws a token from
 //   p = softmax(logp / max(samp_temp (1 - r), 1e-3)) by inverting its cumulative distribution
 //   with one uniform u (torch 1.13's CPU multinomial: float running sum, divided by the total,
 //   last entry set to 1, first index whose value is >= u); confidence = logp[token] +
 //   mask_temp (1 - r) g, g ~ Gumbel(0, 1), +inf for visible tokens; the floor(L cos(pi r / 2))
 //   least confident positions go back to [MASK]. The result is the last step's tokens.
-// Conditional and unconditional passes run as one batch of 2 B, each half with its own cache.
+// Conditional and unconditional passes run as one batch of 2 B, each half with its own cache;
+// the guide runs the conditional batch with its own cache.
 //
 // Randomness: image i draws from its own splitmix64 stream seeded with seeds[i]: per step, L
 // uniforms for the tokens, then L uniforms turned into Gumbels (g = -log(-log(u))), each
@@ -103,6 +115,8 @@ typedef int (*seer_enat_step_fn)(int step, int steps, const int64_t *ids, int ba
 typedef struct seer_enat_sample_opts {
     int steps; // T (>= 1)
     float cfg, mask_temp, samp_temp;
+    seer_enat *guide;      // NULL: no guide; else the same codebook, grid and classes, same device
+    float guide_w;         // its weight (ignored without a guide)
     const uint64_t *seeds; // [B] per-image seeds (ignored with injected noise)
     // Injected noise (tests: the reference's own draws), or NULL to draw from the seeds:
     const double *token_noise; // [T, B, L] uniforms in [0, 1) of the token draws

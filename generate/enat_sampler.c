@@ -61,6 +61,7 @@ typedef struct sampler {
     uint64_t *rng;        // [B]
     scored *order;        // [L]
     void *feat_mem;       // the previous step's features [2B, L, D] on the device
+    void *guide_mem;      // the guide's previous features [B, L, D'] on the device
 } sampler;
 
 static void sampler_free(sampler *s, seer_device dev, bool own_noise) {
@@ -77,6 +78,7 @@ static void sampler_free(sampler *s, seer_device dev, bool own_noise) {
     free(s->rng);
     free(s->order);
     if (s->feat_mem) seer_device_free(dev, s->feat_mem);
+    if (s->guide_mem) seer_device_free(dev, s->guide_mem);
 }
 
 // Scalar tensor (broadcasts) of dtype dt.
@@ -138,18 +140,45 @@ static void remask(sampler *s, int64_t *ids, double mask_noise_temp, int64_t n_m
     }
 }
 
-// Keep this step's features [2B, L, D] and masking for the next step's reuse.
-static seer_status keep_state(seer_ctx *c, sampler *s, const seer_tensor *feat,
-                              seer_tensor *prev_feat) {
+// Copy this step's features out of the step's context into *mem (allocated the first time), for
+// the next step's reuse.
+static seer_status keep_features(seer_ctx *c, const seer_tensor *feat, void **mem,
+                                 seer_tensor *prev_feat) {
     seer_device dev = seer_ctx_device(c);
     seer_tensor *fc = seer_contiguous(c, feat);
     if (!fc) return seer_ctx_status(c);
     size_t bytes = seer_tensor_nbytes(fc);
-    if (!s->feat_mem && !(s->feat_mem = seer_device_malloc(dev, bytes))) return SEER_STATUS_OOM;
-    SEER_TRY(seer_memcpy(dev, s->feat_mem, dev, fc->data, bytes));
-    *prev_feat = seer_tensor_wrap(s->feat_mem, fc->dtype, dev, 3, fc->shape);
+    if (!*mem && !(*mem = seer_device_malloc(dev, bytes))) return SEER_STATUS_OOM;
+    SEER_TRY(seer_memcpy(dev, *mem, dev, fc->data, bytes));
+    *prev_feat = seer_tensor_wrap(*mem, fc->dtype, dev, 3, fc->shape);
+    return SEER_STATUS_OK;
+}
+
+// Keep this step's features [2B, L, D] (and the guide's [B, L, D']) and masking for the next
+// step's reuse.
+static seer_status keep_state(seer_ctx *c, sampler *s, const seer_tensor *feat,
+                              seer_tensor *prev_feat, const seer_tensor *guide_feat,
+                              seer_tensor *guide_prev) {
+    SEER_TRY(keep_features(c, feat, &s->feat_mem, prev_feat));
+    if (guide_feat) SEER_TRY(keep_features(c, guide_feat, &s->guide_mem, guide_prev));
     for (int64_t i = 0; i < 2 * s->B * s->L; i++)
         s->prev_masked[i] = s->ids2[i] == s->V;
+    return SEER_STATUS_OK;
+}
+
+// A guide must predict the same tokens for the same classes, on the same device.
+static seer_status check_guide(const seer_enat *m, const seer_enat *guide) {
+    const seer_enat_config *g = seer_enat_get_config(m), *h = seer_enat_get_config(guide);
+    if (h->codebook_size != g->codebook_size || h->grid != g->grid ||
+        h->num_classes != g->num_classes)
+        return seer_fail(SEER_STATUS_SHAPE,
+                         "ENAT generate: the guide %s (%d codes, %d x %d tokens, %d classes) does "
+                         "not match the generator %s (%d codes, %d x %d tokens, %d classes)",
+                         seer_enat_name(guide), h->codebook_size, h->grid, h->grid,
+                         h->num_classes, seer_enat_name(m), g->codebook_size, g->grid, g->grid,
+                         g->num_classes);
+    if (seer_enat_device(guide) != seer_enat_device(m))
+        return seer_fail(SEER_STATUS_ARG, "ENAT generate: the guide is on another device");
     return SEER_STATUS_OK;
 }
 
@@ -165,6 +194,8 @@ seer_status seer_enat_generate(seer_enat *m, seer_ctx *c, const int32_t *labels,
         if (labels[b] < 0 || labels[b] > g->num_classes)
             return seer_fail(SEER_STATUS_ARG, "ENAT generate: class %d is outside [0, %d]",
                              labels[b], g->num_classes);
+    seer_enat *guide = o->guide && o->guide_w != 0.0f ? o->guide : NULL;
+    if (guide) SEER_TRY(check_guide(m, guide));
     seer_device dev = seer_ctx_device(c);
     sampler s = {
         .B = batch, .L = (int64_t)g->grid * g->grid, .V = g->codebook_size, .D = g->hidden};
@@ -196,8 +227,8 @@ seer_status seer_enat_generate(seer_enat *m, seer_ctx *c, const int32_t *labels,
         ids_out[i] = V; // all [MASK]
 
     seer_status st = SEER_STATUS_OK;
-    double w = 0.0; // guidance of this step: cfg * step / steps
-    seer_tensor prev_feat;
+    double w = 0.0, wg = 0.0; // guidance of this step: cfg (guide_w) * step / steps
+    seer_tensor prev_feat, guide_prev;
     for (int step = 0; step < o->steps && st == SEER_STATUS_OK; step++) {
         double ratio = (double)(step + 1) / o->steps;
         double mask_ratio = cos(ratio * M_PI * 0.5);
@@ -220,6 +251,17 @@ seer_status seer_enat_generate(seer_enat *m, seer_ctx *c, const int32_t *labels,
                     *uncond = seer_narrow(c, logits, 0, B, B);
         seer_tensor *guided =
             seer_add(c, cond, seer_scale(c, seer_sub(c, cond, uncond), (float)w, 0.0f));
+        seer_tensor *guide_feat = NULL;
+        if (guide) { // its own pass over the conditional half, with its own cache
+            seer_enat_input gin = {.batch = (int)B,
+                                   .ids = s.ids2,
+                                   .labels = s.labels2,
+                                   .prev_feat = step ? &guide_prev : NULL,
+                                   .prev_masked = step ? s.prev_masked : NULL};
+            seer_tensor *gl = seer_enat_forward(guide, c, &gin, &guide_feat); // [B, L, V]
+            if (gl && gl->dtype != SEER_F32) gl = seer_to(c, gl, SEER_F32);
+            guided = seer_add(c, guided, seer_scale(c, seer_sub(c, cond, gl), (float)wg, 0.0f));
+        }
         seer_tensor *logp = seer_log_softmax(c, guided, 1.0f); // [B, L, V]
 
         // this step's noise
@@ -234,10 +276,12 @@ seer_status seer_enat_generate(seer_enat *m, seer_ctx *c, const int32_t *labels,
         st = seer_ctx_status(c) != SEER_STATUS_OK
                  ? seer_ctx_status(c)
                  : sample_tokens(c, &s, ids_out, logp, (float)samp_temp);
-        if (st == SEER_STATUS_OK && step + 1 < o->steps) st = keep_state(c, &s, feat, &prev_feat);
+        if (st == SEER_STATUS_OK && step + 1 < o->steps)
+            st = keep_state(c, &s, feat, &prev_feat, guide_feat, &guide_prev);
         if (st != SEER_STATUS_OK) break;
         remask(&s, ids_out, mask_noise_temp, (int64_t)floor((double)L * mask_ratio));
         w = ratio * (double)o->cfg;
+        wg = ratio * (double)o->guide_w;
         if (o->on_step && o->on_step(step, o->steps, ids_out, batch, o->user))
             st = SEER_STATUS_CANCELLED;
     }

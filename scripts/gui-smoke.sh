@@ -172,8 +172,9 @@ if gen:
     assert len(saved) == 2, f'expected the 2 selected images saved, got {saved}'
     for f in saved:
         _, _, _, _, text = read_png(os.path.join(out, 'saved', f))
-        for key in ['model', 'class', 'seed', 'steps', 'cfg']:
+        for key in ['model', 'class', 'seed', 'steps', 'cfg', 'guide', 'guide_w']:
             assert key in text, f'{f}: no {key} in its PNG text'
+        assert text['guide'] == 'none', f'{f}: the tiny generator names no guide, the PNG says {text["guide"]}'
         print(f'gui-smoke: {f} model={text["model"]} class={text["class"]} seed={text["seed"]}')
         # The same image from the command line: the settings the app wrote, one image.
         cli = os.path.join(out, 'cli', f[:-4])

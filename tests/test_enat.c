@@ -156,17 +156,31 @@ static int on_step(int step, int steps, const int64_t *ids, int batch, void *use
     return 0;
 }
 
-static void run_generate(seer_device dev) {
-    seer_enat *m = load_tiny(dev);
-    seer_st_file *io = NULL;
+// The fixture's 8-step generation with its own draws; guided: with the tiny guide model at the
+// weight of tools/golden/make_enat_guided.py (enat_tiny_guided.io holds what it must give).
+static void run_generate(seer_device dev, bool guided) {
+    seer_enat *m = load_tiny(dev), *guide = NULL;
+    seer_st_file *io = NULL, *gio = NULL;
     cr_assert_eq(seer_st_open(golden_path("enat_tiny.io.safetensors"), &io), SEER_STATUS_OK);
+    float guide_w = 0.0f;
+    if (guided) {
+        cr_assert_eq(seer_enat_load(golden_path("enat_tiny_guide.weights.safetensors"), dev,
+                                    SEER_F32, &guide),
+                     SEER_STATUS_OK, "%s", seer_last_error());
+        cr_assert_eq(seer_st_open(golden_path("enat_tiny_guided.io.safetensors"), &gio),
+                     SEER_STATUS_OK);
+        cr_assert_eq(seer_st_metadata_float(gio, "guide_w", 0.0, 100.0, &guide_w), SEER_STATUS_OK,
+                     "%s", seer_last_error());
+        cr_assert_gt(guide_w, 0.0f);
+    }
     int64_t shape[6];
     size_t n_lab, n_k, n_steps, n_ids;
     int nd;
     int64_t *lab64 = read_i64(io, "gen_labels", shape, &n_lab);
     int64_t *k = read_i64(io, "gen_uniform_k", shape, &n_k);
-    int64_t *want_steps = read_i64(io, "gen_steps", shape, &n_steps);
-    int64_t *want = read_i64(io, "gen_ids", shape, &n_ids);
+    int64_t *want_steps =
+        read_i64(guided ? gio : io, guided ? "guided_steps" : "gen_steps", shape, &n_steps);
+    int64_t *want = read_i64(guided ? gio : io, guided ? "guided_ids" : "gen_ids", shape, &n_ids);
     float *gumbel = golden_read(io, "gen_gumbel", &nd, shape);
     double *u = malloc(sizeof(double) * n_k);
     for (size_t i = 0; i < n_k; i++)
@@ -179,6 +193,8 @@ static void run_generate(seer_device dev) {
                                .cfg = 2.5f,
                                .mask_temp = 1.5f,
                                .samp_temp = 6.0f,
+                               .guide = guide,
+                               .guide_w = guide_w,
                                .token_noise = u,
                                .gumbel_noise = gumbel,
                                .on_step = on_step,
@@ -193,8 +209,8 @@ static void run_generate(seer_device dev) {
             diff_steps += seen.grids[s][i] != want_steps[s * 32 + i];
     for (int i = 0; i < 32; i++)
         diff += ids[i] != want[i];
-    cr_log_info("enat golden generation: %d of 32 final tokens and %d of 256 step tokens differ",
-                diff, diff_steps);
+    cr_log_info("enat golden generation%s: %d of 32 final tokens and %d of 256 step tokens differ",
+                guided ? " (guided)" : "", diff, diff_steps);
     cr_assert_eq(diff_steps, 0);
     cr_assert_eq(diff, 0);
 
@@ -205,17 +221,54 @@ static void run_generate(seer_device dev) {
     free(want);
     free(gumbel);
     seer_st_close(io);
+    seer_st_close(gio);
     seer_ctx_free(c);
     seer_enat_free(m);
+    seer_enat_free(guide);
 }
 
 Test(enat, golden_generation_with_reference_noise_cpu) {
-    run_generate(SEER_DEVICE_CPU);
+    run_generate(SEER_DEVICE_CPU, false);
 }
 
 Test(enat, golden_generation_with_reference_noise_cuda) {
     if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip_test("no CUDA device");
-    run_generate(SEER_DEVICE_CUDA);
+    run_generate(SEER_DEVICE_CUDA, false);
+}
+
+Test(enat, golden_guided_generation_cpu) {
+    run_generate(SEER_DEVICE_CPU, true);
+}
+
+Test(enat, golden_guided_generation_cuda) {
+    if (!seer_device_available(SEER_DEVICE_CUDA)) cr_skip_test("no CUDA device");
+    run_generate(SEER_DEVICE_CUDA, true);
+}
+
+// A guide over other tokens (32 codes, not 64) is refused before anything runs.
+Test(enat, mismatched_guide_is_refused) {
+    seer_enat *m = load_tiny(SEER_DEVICE_CPU), *other = NULL;
+    cr_assert_eq(seer_enat_load(golden_path("enat_tiny_guide32.weights.safetensors"),
+                                SEER_DEVICE_CPU, SEER_F32, &other),
+                 SEER_STATUS_OK, "%s", seer_last_error());
+    seer_ctx *c = seer_ctx_new(SEER_DEVICE_CPU);
+    uint64_t seeds[1] = {1};
+    int32_t labels[1] = {3};
+    int64_t ids[16];
+    seer_enat_sample_opts o = {.steps = 2,
+                               .cfg = 1.0f,
+                               .samp_temp = 1.0f,
+                               .guide = other,
+                               .guide_w = 1.0f,
+                               .seeds = seeds};
+    cr_assert_eq(seer_enat_generate(m, c, labels, 1, &o, ids), SEER_STATUS_SHAPE);
+    cr_assert(strstr(seer_last_error(), "does not match"), "%s", seer_last_error());
+    o.guide_w = 0.0f; // a guide at weight 0 is not used, so not checked
+    cr_assert_eq(seer_enat_generate(m, c, labels, 1, &o, ids), SEER_STATUS_OK, "%s",
+                 seer_last_error());
+    seer_ctx_free(c);
+    seer_enat_free(m);
+    seer_enat_free(other);
 }
 
 // A seed gives the same image alone or in a batch; other seeds give other images.
@@ -354,4 +407,53 @@ Test(enat, cli_generate) {
     cr_assert(strstr(cli_out, "not ENAT"), "%s", cli_out);
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     cr_assert_eq(system(args), 0);
+}
+
+// `seer generate` of the tiny fixture pair with extra arguments; returns its exit code.
+static int generate_tiny(const char *extra) {
+    char args[8192], wpath[1024];
+    snprintf(wpath, sizeof wpath, "%s", golden_path("enat_tiny.weights.safetensors"));
+    snprintf(args, sizeof args,
+             "generate --weights '%s' --tokenizer '%s' --class 207 --seed 5 "
+             "--device cpu %s",
+             wpath, golden_path("vqgan_tiny.weights.safetensors"), extra);
+    return run_seer(args);
+}
+
+// A guide changes the image; a guide without a weight, a weight without a guide, a missing guide
+// and a guide over other tokens are refused with a clear message.
+Test(enat, cli_generate_guided) {
+    if (run_seer("generate --help") != 0)
+        cr_skip_test("seer generate is not wired into main.c yet");
+    char dir[] = "/tmp/seer_enat_XXXXXX", extra[2048], a[512], b[512], gpath[1024];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(gpath, sizeof gpath, "%s", golden_path("enat_tiny_guide.weights.safetensors"));
+    snprintf(extra, sizeof extra, "--out '%s/plain'", dir);
+    cr_assert_eq(generate_tiny(extra), 0, "%s", cli_out);
+    snprintf(extra, sizeof extra, "--guide '%s' --guide-w 1.5 --out '%s/g'", gpath, dir);
+    cr_assert_eq(generate_tiny(extra), 0, "%s", cli_out);
+    cr_assert(strstr(cli_out, "guided by enat_tiny_guide (weight 1.5)"), "%s", cli_out);
+    snprintf(a, sizeof a, "%s/plain/enat_tiny_c207_s5.png", dir);
+    snprintf(b, sizeof b, "%s/g/enat_tiny_c207_s5.png", dir);
+    cr_assert(!files_equal(a, b), "the guide changed nothing");
+    const struct {
+        const char *args, *message;
+    } bad[] = {
+        {"--guide '%s'", "--guide needs --guide-w"},
+        {"--guide-w 2", "--guide-w needs a guide"},
+        {"--guide '%s.missing' --guide-w 1", ".missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char opts[1536];
+        snprintf(opts, sizeof opts, bad[i].args, gpath);
+        snprintf(extra, sizeof extra, "%s --out '%s/c'", opts, dir);
+        cr_assert_eq(generate_tiny(extra), 2, "%s: %s", opts, cli_out);
+        cr_assert(strstr(cli_out, bad[i].message), "%s: %s", opts, cli_out);
+    }
+    snprintf(extra, sizeof extra, "--guide '%s' --guide-w 1 --out '%s/c'",
+             golden_path("enat_tiny_guide32.weights.safetensors"), dir);
+    cr_assert_neq(generate_tiny(extra), 0);
+    cr_assert(strstr(cli_out, "does not match"), "%s", cli_out);
+    snprintf(extra, sizeof extra, "rm -rf '%s'", dir);
+    cr_assert_eq(system(extra), 0);
 }

@@ -20,6 +20,7 @@ static const char *usage =
     "                     [--n N] [--steps T] [--cfg W] [--mask-temp X] [--samp-temp X]\n"
     "                     [--seed S] [--batch B] [--labels FILE] [--device cpu|cuda]\n"
     "                     [--precision f32|bf16|f16] [--threads N] [--tokens FILE] [--noise FILE]\n"
+    "                     [--guide FILE|none] [--guide-w W]\n"
     "  --model enat|enat_l|enat_l_512   the generator (weights found as NAME.safetensors when\n"
     "                     --weights is not given; the tokenizer as the generator's metadata\n"
     "                     enat.tokenizer names it, else vq-f16-jax.safetensors)\n"
@@ -29,6 +30,11 @@ static const char *usage =
     "  --n N              images to make (default 1); image i uses seed S + i (default S = 0)\n"
     "  steps, cfg, temperatures: the model's defaults (ENAT-L 256: 8 steps, cfg 2.5, mask 1.5,\n"
     "                     sampling 6)\n"
+    "  --guide FILE|none  the weaker model that guides the sampler (autoguidance), or none;\n"
+    "                     default: the one the generator's metadata enat.guide names, found next\n"
+    "                     to it or as NAME.safetensors like the generator (the shipped enat_cifar\n"
+    "                     names enat_cifar_guide); official ENAT files name none\n"
+    "  --guide-w W        its weight (default: the generator's enat.guide_w)\n"
     "  --tokens FILE      also write the token ids [N, h, w] (decode: seer tokenize decode)\n"
     "  --noise FILE       take the random draws from FILE instead of the seeds (comparisons with\n"
     "                     the reference): token_uniform_k I64 [T, N, L] (uniform = k / 2^53) and\n"
@@ -37,9 +43,9 @@ static const char *usage =
 
 typedef struct gen_opts {
     cli_model_opts mo;
-    const char *tokenizer, *class_arg, *out, *labels, *tokens, *noise;
+    const char *tokenizer, *class_arg, *out, *labels, *tokens, *noise, *guide;
     int n, steps;
-    double cfg, mask_temp, samp_temp; // < 0: the model's default
+    double cfg, mask_temp, samp_temp, guide_w; // < 0: the model's default
     unsigned long long seed;
 } gen_opts;
 
@@ -71,6 +77,10 @@ static bool parse(gen_opts *o, int argc, char **argv) {
             bad = !(o->tokens = cli_value(argc, argv, &i));
         } else if (strcmp(argv[i], "--noise") == 0) {
             bad = !(o->noise = cli_value(argc, argv, &i));
+        } else if (strcmp(argv[i], "--guide") == 0) {
+            bad = !(o->guide = cli_value(argc, argv, &i));
+        } else if (strcmp(argv[i], "--guide-w") == 0) {
+            bad = !(v = cli_value(argc, argv, &i)) || !parse_double("--guide-w", v, &o->guide_w);
         } else if (strcmp(argv[i], "--n") == 0) {
             bad = !(v = cli_value(argc, argv, &i)) || !cli_parse_int("--n", v, 1, 1 << 24, &o->n);
         } else if (strcmp(argv[i], "--steps") == 0) {
@@ -272,12 +282,53 @@ static const char *find_or(const char *given, const char *name, char *buf, size_
     return p;
 }
 
+// The guide model of generator m (at wpath): --guide FILE, none, or the one its metadata names,
+// looked up next to the generator, then like any weights. Loads it into *out (NULL: no guide)
+// and sets *w to its weight. false (reported) if it is named but missing or does not load.
+static bool load_guide(const gen_opts *o, const seer_enat *m, const char *wpath, seer_device dev,
+                       seer_dtype dt, seer_enat **out, float *w) {
+    const seer_enat_config *g = seer_enat_get_config(m);
+    *out = NULL;
+    *w = (float)(o->guide_w >= 0 ? o->guide_w : g->guide_w);
+    if (o->guide && strcmp(o->guide, "none") == 0) return true;
+    char buf[4096];
+    const char *path = o->guide;
+    if (!path && g->guide[0]) {
+        path = seer_enat_guide_path(wpath, g->guide, buf, sizeof buf);
+        if (!path) path = cli_find_weights(g->guide, buf, sizeof buf);
+        if (!path) {
+            fprintf(stderr, "seer: %s is guided by %s (metadata enat.guide); pass --guide FILE, or "
+                            "--guide none to sample without it\n", wpath, g->guide);
+            return false;
+        }
+    }
+    if (!path) {
+        if (o->guide_w < 0) return true;
+        fprintf(stderr, "seer: --guide-w needs a guide: %s names none, pass --guide FILE\n", wpath);
+        return false;
+    }
+    if (*w == 0.0f && o->guide) {
+        fprintf(stderr, "seer: --guide needs --guide-w W > 0 (%s names no guide weight)\n", wpath);
+        return false;
+    }
+    if (seer_enat_load(path, dev, dt, out) != SEER_STATUS_OK) {
+        fprintf(stderr, "seer: guide %s: %s\n", path, seer_last_error());
+        return false;
+    }
+    return true;
+}
+
 int cmd_generate(int argc, char **argv) {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(usage, stdout);
         return 0;
     }
-    gen_opts o = {.mo = {.batch = 8}, .n = 1, .cfg = -1, .mask_temp = -1, .samp_temp = -1};
+    gen_opts o = {.mo = {.batch = 8},
+                  .n = 1,
+                  .cfg = -1,
+                  .mask_temp = -1,
+                  .samp_temp = -1,
+                  .guide_w = -1};
     if (!parse(&o, argc, argv)) return EXIT_USAGE;
     seer_set_timed_conv_algorithms(false); // a seed gives the same pixels on every run
     if (o.mo.threads > 0) omp_set_num_threads(o.mo.threads);
@@ -309,7 +360,7 @@ int cmd_generate(int argc, char **argv) {
 
     int rc = EXIT_USAGE, B = 0;
     seer_ctx *c = seer_ctx_new(dev);
-    seer_enat *m = NULL;
+    seer_enat *m = NULL, *guide = NULL;
     seer_vqgan *v = NULL;
     int32_t *labels = NULL;
     uint64_t *seeds = NULL;
@@ -323,6 +374,8 @@ int cmd_generate(int argc, char **argv) {
     }
     const seer_enat_config *g = seer_enat_get_config(m);
     const seer_vqgan_config *tc = seer_vqgan_get_config(v);
+    float guide_w = 0.0f;
+    if (!load_guide(&o, m, wpath, dev, dt, &guide, &guide_w)) goto out;
     if (g->codebook_size != tc->n_embed) {
         fprintf(
             stderr,
@@ -342,6 +395,8 @@ int cmd_generate(int argc, char **argv) {
         .cfg = (float)(o.cfg >= 0 ? o.cfg : g->cfg),
         .mask_temp = (float)(o.mask_temp >= 0 ? o.mask_temp : g->mask_temp),
         .samp_temp = (float)(o.samp_temp >= 0 ? o.samp_temp : g->samp_temp),
+        .guide = guide,
+        .guide_w = guide_w,
     };
     B = o.mo.batch < o.n ? o.mo.batch : o.n;
     int grid = g->grid, side = grid * seer_vqgan_factor(v);
@@ -360,10 +415,15 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "seer: out of memory\n");
         goto out;
     }
+    char guide_s[48] = "", gw_s[32];
+    snprintf(guide_s, sizeof guide_s, " (weight %g)", guide_w);
+    snprintf(gw_s, sizeof gw_s, "%g", guide ? guide_w : 0.0f);
     fprintf(stderr,
-            "seer: %d image%s of class %d%s%s%s (%d x %d), %d steps, cfg %g, seeds %llu..%llu\n",
+            "seer: %d image%s of class %d%s%s%s (%d x %d), %d steps, cfg %g%s%s%s, seeds "
+            "%llu..%llu\n",
             o.n, o.n > 1 ? "s" : "", cls, class_name[0] ? " (" : "", class_name,
-            class_name[0] ? ")" : "", side, side, so.steps, so.cfg, o.seed,
+            class_name[0] ? ")" : "", side, side, so.steps, so.cfg, guide ? ", guided by " : "",
+            guide ? seer_enat_name(guide) : "", guide ? guide_s : "", o.seed,
             o.seed + (unsigned long long)o.n - 1);
     progress prog = {.total = o.n, .steps = so.steps};
     cli_progress_init(&prog.bar);
@@ -408,12 +468,22 @@ int cmd_generate(int argc, char **argv) {
             snprintf(cfg_s, sizeof cfg_s, "%g", so.cfg);
             snprintf(mt_s, sizeof mt_s, "%g", so.mask_temp);
             snprintf(st_s, sizeof st_s, "%g", so.samp_temp);
-            const char *keys[] = {"model",     "class",     "seed",      "steps",    "cfg",
-                                  "mask_temp", "samp_temp", "tokenizer", "Software", "class_name"};
-            const char *vals[] = {
-                seer_enat_name(m), cls_s, seed_s, steps_s, cfg_s, mt_s, st_s, tpath, "seer",
-                class_name};
-            if (seer_image_write_png(path, &png[k], keys, vals, class_name[0] ? 10 : 9) !=
+            const char *keys[] = {"model",     "class",     "seed",      "steps",
+                                  "cfg",       "mask_temp", "samp_temp", "guide",
+                                  "guide_w",   "tokenizer", "Software",  "class_name"};
+            const char *vals[] = {seer_enat_name(m),
+                                  cls_s,
+                                  seed_s,
+                                  steps_s,
+                                  cfg_s,
+                                  mt_s,
+                                  st_s,
+                                  guide ? seer_enat_name(guide) : "none",
+                                  gw_s,
+                                  tpath,
+                                  "seer",
+                                  class_name};
+            if (seer_image_write_png(path, &png[k], keys, vals, class_name[0] ? 12 : 11) !=
                 SEER_STATUS_OK) {
                 fprintf(stderr, "\nseer: %s\n", seer_last_error());
                 failed++;
@@ -442,6 +512,7 @@ out:
     free(nz.g);
     seer_vqgan_free(v);
     seer_enat_free(m);
+    seer_enat_free(guide);
     seer_ctx_free(c);
     return rc;
 }

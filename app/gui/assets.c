@@ -87,7 +87,9 @@ const char *gui_find_font(bool bold, char *buf, size_t n) {
 
 // ---- weights files ------------------------------------------------------------------------
 
-typedef enum kind { KIND_UNKNOWN, KIND_CLASSIFIER, KIND_GENERATOR, KIND_TOKENIZER } kind;
+// KIND_GUIDE: an ENAT that guides another one's sampler (metadata enat.guide_of); it is loaded
+// with that generator, not listed on its own.
+typedef enum kind { KIND_UNKNOWN, KIND_CLASSIFIER, KIND_GENERATOR, KIND_TOKENIZER, KIND_GUIDE } kind;
 
 // What a weights file is, from its seer.arch metadata (cheap: the header is all that is read).
 static kind weights_kind(const char *path, char *arch, size_t n) {
@@ -102,6 +104,7 @@ static kind weights_kind(const char *path, char *arch, size_t n) {
     else if (a && seer_arch_find(a)) k = KIND_CLASSIFIER;
     else if (seer_st_find(f, "quantize.embedding.weight") >= 0) k = KIND_TOKENIZER;
     else if (seer_st_find(f, "y_embedder.embedding_table.weight") >= 0) k = KIND_GENERATOR;
+    if (k == KIND_GENERATOR && seer_st_metadata(f, "enat.guide_of")) k = KIND_GUIDE;
     seer_st_close(f);
     return k;
 }
@@ -182,7 +185,7 @@ int gui_add_weights_file(gui_state *s, const char *path, bool *is_generator, cha
     bool st = len > 12 && strcmp(base + len - 12, ".safetensors") == 0;
     snprintf(label, sizeof label, "%.*s", (int)(st ? len - 12 : len), base);
     if (k == KIND_CLASSIFIER) return gui_model_list_add(&s->classifiers, label, path, "opened");
-    if (k == KIND_GENERATOR) {
+    if (k == KIND_GENERATOR || k == KIND_GUIDE) { // opened on purpose, a guide is a generator too
         *is_generator = true;
         return gui_model_list_add(&s->generators, label, path, "opened");
     }

@@ -22,6 +22,7 @@
 
 struct gui_gen {
     seer_enat *enat;
+    seer_enat *guide;  // the guide its metadata names (NULL: none)
     seer_vqgan *vq;
     seer_ctx *ctx;     // the sampler's context (reset by it every step)
     seer_ctx *dec;     // decoding the partial grids while the sampler runs
@@ -35,6 +36,7 @@ bool gui_gen_built(void) { return true; }
 void gui_gen_free(gui_gen *g) {
     if (!g) return;
     seer_enat_free(g->enat);
+    seer_enat_free(g->guide);
     seer_vqgan_free(g->vq);
     seer_ctx_free(g->ctx);
     seer_ctx_free(g->dec);
@@ -60,6 +62,21 @@ seer_status gui_gen_load(const char *gen_path, const char *tok_path, seer_device
     }
     const seer_enat_config *c = seer_enat_get_config(g->enat);
     const seer_vqgan_config *t = seer_vqgan_get_config(g->vq);
+    char guide_path[4096];
+    size_t guide_bytes = 0;
+    if (c->guide[0]) { // the sampler's guide lives next to the generator
+        struct stat gs;
+        if (!seer_enat_guide_path(gen_path, c->guide, guide_path, sizeof guide_path)) {
+            gui_gen_free(g);
+            return seer_fail(SEER_STATUS_NOT_FOUND, "%s is guided by %s.safetensors (metadata enat.guide), "
+                             "which is not next to it", gen_path, c->guide);
+        }
+        if ((st = seer_enat_load(guide_path, dev, dt, &g->guide)) != SEER_STATUS_OK) {
+            gui_gen_free(g);
+            return st;
+        }
+        if (stat(guide_path, &gs) == 0) guide_bytes = (size_t)gs.st_size;
+    }
     if (c->codebook_size != t->n_embed) {
         gui_gen_free(g);
         return seer_fail(SEER_STATUS_SHAPE, "the generator predicts %d token ids but the tokenizer has %d codes: "
@@ -67,7 +84,7 @@ seer_status gui_gen_load(const char *gen_path, const char *tok_path, seer_device
     }
     struct stat a, b;
     if (stat(gen_path, &a) == 0 && stat(tok_path, &b) == 0)
-        g->weights_bytes = (size_t)(a.st_size + b.st_size) / 4 * seer_dtype_size(dt);
+        g->weights_bytes = ((size_t)(a.st_size + b.st_size) + guide_bytes) / 4 * seer_dtype_size(dt);
     gui_gen_info *i = &g->info;
     snprintf(i->name, sizeof i->name, "%s", seer_enat_name(g->enat));
     i->num_classes = c->num_classes;
@@ -77,6 +94,10 @@ seer_status gui_gen_load(const char *gen_path, const char *tok_path, seer_device
     i->cfg = c->cfg;
     i->temp = c->samp_temp;
     i->mask_temp = c->mask_temp;
+    if (g->guide) {
+        snprintf(i->guide, sizeof i->guide, "%s", seer_enat_name(g->guide));
+        i->guide_w = c->guide_w;
+    }
     *out = g;
     return SEER_STATUS_OK;
 }
@@ -162,7 +183,9 @@ seer_status gui_gen_run(gui_gen *g, const gui_gen_params *p, gui_gen_step_fn fn,
     }
     step_ctx sc = {.g = g, .fn = fn, .user = user, .cancel = cancel, .n = n};
     seer_enat_sample_opts so = {.steps = p->steps, .cfg = p->cfg, .mask_temp = p->mask_temp,
-                                .samp_temp = p->temp, .seeds = seeds, .on_step = on_step, .user = &sc};
+                                .samp_temp = p->temp, .guide = g->guide,
+                                .guide_w = seer_enat_get_config(g->enat)->guide_w, .seeds = seeds,
+                                .on_step = on_step, .user = &sc};
     if (st == SEER_STATUS_OK) st = seer_enat_generate(g->enat, g->ctx, labels, n, &so, ids);
     if (st == SEER_STATUS_OK) st = decode(g, g->ctx, ids, n, false, out);
     seer_ctx_reset(g->ctx);

@@ -21,6 +21,8 @@ typedef struct gui_gen_info {
     int grid, side;     // tokens per side, pixels per side
     int steps;          // the model's sampler defaults
     float cfg, temp, mask_temp;
+    char guide[64];     // the guide model it loaded with it ("" = none) and its weight
+    float guide_w;
 } gui_gen_info;
 
 // Loads a generator and its tokenizer on dev and checks that they are a pair.

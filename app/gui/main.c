@@ -127,7 +127,7 @@ bool gui_app_save(gui_app *a, const char *dir_in) {
     int saved = 0;
     for (int k = 0; k < n; k++) {
         const gui_gen_item *it = &s->results[idx[k]];
-        char path[4600], cls[16], seed[32], steps[16], cfg[32], mt[32], st[32], name[256] = "";
+        char path[4600], cls[16], seed[32], steps[16], cfg[32], mt[32], st[32], gw[32], name[256] = "";
         snprintf(path, sizeof path, "%s/%s_c%d_s%llu.png", dir, s->gen_name, it->class_id, (unsigned long long)it->seed);
         snprintf(cls, sizeof cls, "%d", it->class_id);
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)it->seed);
@@ -135,12 +135,14 @@ bool gui_app_save(gui_app *a, const char *dir_in) {
         snprintf(cfg, sizeof cfg, "%g", it->cfg);
         snprintf(mt, sizeof mt, "%g", it->mask_temp);
         snprintf(st, sizeof st, "%g", it->temp);
+        snprintf(gw, sizeof gw, "%g", s->gen_guide[0] ? s->gen_guide_w : 0.0f);
         if (s->class_names && it->class_id < s->n_classes) gui_copy(name, sizeof name, s->class_names[it->class_id]);
         // the same keys as `seer generate`, so files from either say the same things
-        const char *keys[] = {"model", "class", "seed", "steps", "cfg", "mask_temp", "samp_temp", "tokenizer",
-                              "Software", "class_name"};
-        const char *vals[] = {s->gen_name, cls, seed, steps, cfg, mt, st, s->tokenizer_path, "seer-gui", name};
-        if (seer_image_write_png(path, &it->img, keys, vals, name[0] ? 10 : 9) != SEER_STATUS_OK) {
+        const char *keys[] = {"model", "class",     "seed",     "steps",    "cfg",       "mask_temp",
+                              "samp_temp", "guide", "guide_w", "tokenizer", "Software", "class_name"};
+        const char *vals[] = {s->gen_name, cls, seed, steps, cfg, mt, st, s->gen_guide[0] ? s->gen_guide : "none",
+                              gw, s->tokenizer_path, "seer-gui", name};
+        if (seer_image_write_png(path, &it->img, keys, vals, name[0] ? 12 : 11) != SEER_STATUS_OK) {
             gui_state_error(s, "%s", seer_last_error());
             return false;
         }

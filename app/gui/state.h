@@ -119,6 +119,8 @@ typedef struct gui_job_result {
     int num_classes;
     int gen_steps;     // LOAD_GEN: the model's sampler defaults
     float gen_cfg, gen_temp, gen_mask_temp;
+    char gen_guide[64];  // LOAD_GEN: the guide model loaded with it ("" = none) and its weight
+    float gen_guide_w;
     bool has_attention;
     // CLASSIFY
     seer_image image;  // for display
@@ -180,6 +182,8 @@ typedef struct gui_state {
     // loaded models (as the worker reported)
     bool model_loaded, gen_loaded;
     char model_name[96], model_info[256], gen_name[96], gen_info[256];
+    char gen_guide[64];  // the generator's guide ("" = none) and weight, for saved PNGs
+    float gen_guide_w;
     bool has_attention, attention_on;
     char **class_names;  // the generator's classes
     int n_classes;

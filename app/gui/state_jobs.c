@@ -299,13 +299,15 @@ void gui_state_job_done(gui_state *s, gui_job_result *r) {
     case GUI_JOB_LOAD_GEN:
         s->gen_loaded = r->status == SEER_STATUS_OK;
         if (!s->gen_loaded) {
-            s->gen_name[0] = s->gen_info[0] = '\0';
+            s->gen_name[0] = s->gen_info[0] = s->gen_guide[0] = '\0';
             gui_state_set_classes(s, NULL, 0);
             gui_state_error(s, "could not load the generator: %s", r->error);
             break;
         }
         gui_copy(s->gen_name, sizeof s->gen_name, r->name);
         gui_copy(s->gen_info, sizeof s->gen_info, r->info);
+        gui_copy(s->gen_guide, sizeof s->gen_guide, r->gen_guide);
+        s->gen_guide_w = r->gen_guide_w;
         gui_state_set_classes(s, r->class_names, r->num_classes);
         r->class_names = NULL;
         char buf[32];

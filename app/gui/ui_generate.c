@@ -204,13 +204,14 @@ static void results_panel(gui_app *a, SDL_Rect r) {
     }
     int x = r.x + P(20), w = r.w - P(40), y = r.y + P(18), hh = P(36);
     // header: what is shown, and saving
-    char title[160];
+    char title[256];
     if (live && s->preview_steps)
         snprintf(title, sizeof title, "Generating · step %d of %d", s->preview_step, s->preview_steps);
     else if (live)
         snprintf(title, sizeof title, "Generating…");
     else if (s->n_results)
-        snprintf(title, sizeof title, "%d result%s · %s", s->n_results, s->n_results == 1 ? "" : "s", s->gen_name);
+        snprintf(title, sizeof title, "%d result%s · %s%s", s->n_results, s->n_results == 1 ? "" : "s",
+                 s->gen_name, s->gen_guide[0] ? " (guided)" : "");
     else
         gui_copy(title, sizeof title, s->gen_name);
     int n_sel = 0;

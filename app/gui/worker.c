@@ -215,13 +215,17 @@ static void job_load_gen(gui_worker *w, const gui_job *j, gui_job_result *r) {
     gui_gen_info gi;
     gui_gen_get_info(w->gen, &gi);
     gui_copy(r->name, sizeof r->name, gi.name);
-    snprintf(r->info, sizeof r->info, "%d classes · %d×%d tokens · %d×%d px", gi.num_classes, gi.grid, gi.grid,
-             gi.side, gi.side);
+    int at = snprintf(r->info, sizeof r->info, "%d classes · %d×%d tokens · %d×%d px", gi.num_classes, gi.grid,
+                      gi.grid, gi.side, gi.side);
+    if (gi.guide[0] && at > 0 && (size_t)at < sizeof r->info)
+        snprintf(r->info + at, sizeof r->info - (size_t)at, " · guided by %s (%g)", gi.guide, gi.guide_w);
     r->num_classes = gi.num_classes;
     r->gen_steps = gi.steps;
     r->gen_cfg = gi.cfg;
     r->gen_temp = gi.temp;
     r->gen_mask_temp = gi.mask_temp;
+    gui_copy(r->gen_guide, sizeof r->gen_guide, gi.guide);
+    r->gen_guide_w = gi.guide_w;
     // Class names: ImageNet's or CIFAR-10's when the class count says so; else numbers.
     seer_labels l;
     const char *set = gi.num_classes == 1000 ? "imagenet" : gi.num_classes == 10 ? "cifar10" : NULL;

@@ -13,7 +13,10 @@ random weights (make_enat.py's randomize: adaLN random so every modulation matte
     states (plain and with reuse) through the Criterion test enat/external_fixture_cpu
     (SEER_ENAT_FIXTURE, needs a build with -DSEER_BUILD_TESTS=ON), and a 16-step generation of
     `seer generate --noise` against torch_ref's generate() with the same draws: token grids of
-    every image, and the decoded PNGs against torch_ref's tokenizer.
+    every image, and the decoded PNGs against torch_ref's tokenizer. A --trained file whose
+    metadata names a guide (enat.guide, found next to it; or --guide FILE) is also generated
+    guided (`seer generate --guide`, autoguidance at its enat.guide_w) against torch_ref's
+    generate(guide=...).
 
 (c) with --trained: tools/torch_ref/enat.py's grow() of that file to twice its depth computes
     exactly what the file does (logits and features bit for bit, 8-step generations identical).
@@ -166,9 +169,10 @@ def run_seer_tests(seer_tests, prefix):
     return passed
 
 
-def check_seer(model, meta, seer, seer_tests, n, threads, tok=None):
+def check_seer(model, meta, seer, seer_tests, n, threads, tok=None, guide=None):
     """torch_ref vs seer for a model (F32 export) with seer metadata meta; tok: the tokenizer
-    (default: a random CIFAR one)."""
+    (default: a random CIFAR one); guide: (guide model, weight) to generate with autoguidance
+    (seer generate --guide, its F32 export), else the generation runs with --guide none."""
     print(f"[seer] {seer}")
     cfg = model.config
     L, V, C = cfg["grid"] ** 2, cfg["codebook_size"], cfg["num_classes"]
@@ -207,8 +211,15 @@ def check_seer(model, meta, seer, seer_tests, n, threads, tok=None):
         tpath = os.path.join(d, "vq_cifar.safetensors")
         export_seer(tok, tpath, vqgan.cifar_metadata(tok))
         tokens = os.path.join(d, "tokens.safetensors")
+        guide_args = ["--guide", "none"]
+        if guide is not None:
+            gpath = os.path.join(d, "guide.safetensors")
+            export_seer(guide[0], gpath, ours.cifar_metadata(guide[0]))
+            guide_args = ["--guide", gpath, "--guide-w", repr(float(guide[1]))]
+            print(f"  guided by a {sum(p.numel() for p in guide[0].parameters()) / 1e6:.2f}M-parameter "
+                  f"ENAT at weight {guide[1]}")
         t0 = time.time()
-        r = subprocess.run([seer, "generate", "--model", "enat", "--weights", prefix + ".weights.safetensors",
+        r = subprocess.run([seer, "generate", "--model", "enat", "--weights", prefix + ".weights.safetensors", *guide_args,
                             "--tokenizer", tpath, "--class", str(cls), "--n", str(n), "--batch", str(n),
                             "--steps", str(steps), "--noise", noise, "--tokens", tokens,
                             "--out", os.path.join(d, "png"),
@@ -221,7 +232,8 @@ def check_seer(model, meta, seer, seer_tests, n, threads, tok=None):
         ties = torch.zeros(n, dtype=torch.float64)
         want = ours.generate(model, torch.full((n,), cls), steps=steps, cfg=float(meta["enat.cfg"]),
                              mask_temp=float(meta["enat.mask_temp"]), samp_temp=float(meta["enat.samp_temp"]),
-                             noise=(u, torch.from_numpy(gum)), ties=ties).numpy()
+                             noise=(u, torch.from_numpy(gum)), ties=ties,
+                             guide=guide[0] if guide else None, guide_w=guide[1] if guide else 0.0).numpy()
         same = np.mean(got == want)
         equal = (got == want).all(1)
         # a draw or a cut-off decided by less than 1e-6 may go either way in float32 (a flat
@@ -269,9 +281,10 @@ def check_grow(model):
     return same and same_gen
 
 
-def sampler_flops(cfg, steps):
+def sampler_flops(cfg, steps, passes=2):
     """FLOPs per image of a seer sampler of `steps` steps, both guidance passes (the encoder
-    runs on the newly visible tokens, reusing the others' features; the decoder on all)."""
+    runs on the newly visible tokens, reusing the others' features; the decoder on all);
+    passes=1: one pass (a guide model's, which runs on the conditional half only)."""
     D, L, V, e, dd = cfg["hidden"], cfg["grid"] ** 2, cfg["codebook_size"], cfg["depth_enc"], cfg["depth_dec"]
     masked = [L] + [math.floor(L * math.cos(math.pi / 2 * s / steps)) for s in range(1, steps)]
     macs = 0
@@ -283,7 +296,7 @@ def sampler_flops(cfg, steps):
         macs += e * (new * blk + old * 2 * D * D) + dd * (m * blk + vis * 2 * D * D)
         macs += old * 8 * D * D + L * (D * D + D * V)  # prev_proj, head
         macs += (e + dd) * 8 * D * D  # adaLN (per image)
-    return 2 * 2 * macs  # 2 FLOPs per MAC, conditional + unconditional passes
+    return 2 * passes * macs  # 2 FLOPs per MAC; conditional + unconditional passes
 
 
 def cost(cfg, threads):
@@ -311,6 +324,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--trained", default=None, help="also check a trained ENAT file against seer")
     ap.add_argument("--tokenizer", default=None, help="its tokenizer file (decoding check)")
+    ap.add_argument("--guide", default=None,
+                    help="its guide file (default: the one its metadata enat.guide names, next to it)")
     ap.add_argument("--trained-only", action="store_true",
                     help="only the --trained file against seer (no reference checkout needed), "
                          "e.g. a new generator size before it is trained further")
@@ -335,6 +350,15 @@ def main():
         tok = vqgan.from_seer_file(a.tokenizer)[0] if a.tokenizer else None
         print(f"[trained] {a.trained} (as F32), sampler defaults cfg {meta['enat.cfg']} samp_temp "
               f"{meta['enat.samp_temp']} mask_temp {meta['enat.mask_temp']}")
+        guide, gpath = None, a.guide
+        if not gpath and meta.get("enat.guide"):
+            gpath = os.path.join(os.path.dirname(os.path.abspath(a.trained)), meta["enat.guide"] + ".safetensors")
+        if gpath:
+            guide = (ours.from_seer_file(gpath)[0].eval(), float(meta.get("enat.guide_w", 0)))
+            print(f"[guide] {gpath} (as F32) at weight {guide[1]}")
+            ok &= check_seer(trained, meta, a.seer, seer_tests, a.n, a.threads, tok, guide)
+            print("[cost] the guide adds GFLOP per image: " + ", ".join(
+                f"{t} steps {sampler_flops(guide[0].config, t, passes=1) / 1e9:.3f}" for t in (4, 8, 16)))
         ok &= check_seer(trained, meta, a.seer, seer_tests, a.n, a.threads, tok)
         ok &= check_grow(trained)
         cost(dict(trained.config), a.threads)

@@ -309,9 +309,11 @@ def draw_inverse_cdf(probs, u, margins=None):
 
 @torch.no_grad()
 def generate(model, labels, steps=16, cfg=2.5, mask_temp=1.5, samp_temp=6.0, generator=None,
-             noise=None, autocast_dtype=None, ties=None):
+             noise=None, autocast_dtype=None, ties=None, guide=None, guide_w=0.0):
     """Class-conditional token grids [B, L] with seer's sampler: all [MASK] at first; at step s
-    of T (r = (s + 1) / T): logits = cond + w (cond - uncond) with w = cfg * s / T; logp =
+    of T (r = (s + 1) / T): logits = cond + w (cond - uncond) [+ w_g (cond - guide)] with
+    w = cfg * s / T, w_g = guide_w * s / T (guide: a weaker ENAT's conditional logits,
+    autoguidance; left out when guide is None or guide_w is 0); logp =
     log_softmax; masked positions draw from softmax(logp / max(samp_temp (1 - r), 1e-3));
     confidence = logp[token] + mask_temp (1 - r) Gumbel (+inf for visible tokens); the
     floor(L cos(pi r / 2)) least confident go back to [MASK]. Conditional and unconditional
@@ -325,8 +327,10 @@ def generate(model, labels, steps=16, cfg=2.5, mask_temp=1.5, samp_temp=6.0, gen
     dev = labels.device
     null = torch.full_like(labels, model.config["num_classes"])
     ids = torch.full((B, L), V, dtype=torch.long, device=dev)
-    prev_c = prev_u = None
-    w = 0.0
+    prev_c = prev_u = prev_g = None
+    w = wg = 0.0
+    if guide is not None and guide_w == 0:
+        guide = None
     for step in range(steps):
         ratio = (step + 1) / steps
         n_mask = int(math.floor(L * math.cos(ratio * math.pi * 0.5)))
@@ -336,8 +340,13 @@ def generate(model, labels, steps=16, cfg=2.5, mask_temp=1.5, samp_temp=6.0, gen
         with amp:
             prev_c = model(ids, labels, prev_c)
             prev_u = model(ids, null, prev_u)
+            if guide is not None:
+                prev_g = guide(ids, labels, prev_g)
         cond, uncond = prev_c["logits"].float(), prev_u["logits"].float()
-        logp = torch.log_softmax(cond + w * (cond - uncond), dim=-1)  # [B, L, V]
+        z = cond + w * (cond - uncond)
+        if guide is not None:
+            z = z + wg * (cond - prev_g["logits"].float())
+        logp = torch.log_softmax(z, dim=-1)  # [B, L, V]
         is_mask = ids == V
         if noise is None:
             probs = torch.softmax(logp / temp, dim=-1)
@@ -366,6 +375,7 @@ def generate(model, labels, steps=16, cfg=2.5, mask_temp=1.5, samp_temp=6.0, gen
         remask.scatter_(1, order[:, :n_mask], True)
         ids = torch.where(remask, torch.full_like(sampled, V), sampled)
         w = ratio * cfg
+        wg = ratio * guide_w
     return ids
 
 

@@ -10,6 +10,8 @@ defaults are chosen after training (the shipped enat_cifar's guidance and temper
 the test set it shows how far a sampler change could move the measured numbers.
 
     tools/train/sweep_enat.py --weights W --tokenizer T --steps 8 16 --cfg 0 3 --samp-temp 1 3
+
+--guide FILE adds autoguidance by that (weaker) ENAT at each of --guide-w (default 0 = off).
 """
 import argparse
 import itertools
@@ -40,15 +42,20 @@ def main():
     ap.add_argument("--cfg", type=float, nargs="+", default=[3.0])
     ap.add_argument("--samp-temp", type=float, nargs="+", default=[3.0])
     ap.add_argument("--mask-temp", type=float, nargs="+", default=[1.5])
+    ap.add_argument("--guide", default=None, help="a weaker ENAT file guiding the sampler")
+    ap.add_argument("--guide-w", type=float, nargs="+", default=[0.0])
     a = ap.parse_args()
     dev = torch.device(a.device)
     model, _ = enat.from_seer_file(a.weights, device=dev)
     tok, _ = vqgan.from_seer_file(a.tokenizer, dev)
     resnet = load_resnet56(find_resnet(a.resnet), dev)
     images, _ = load_cifar(a.pack, dev)
-    settings = [{"steps": s, "cfg": c, "samp_temp": t, "mask_temp": m}
-                for s, c, t, m in itertools.product(a.steps, a.cfg, a.samp_temp, a.mask_temp)]
-    _, table = sweep(model, tok, resnet, images, settings, a.per_class, dev)
+    if a.guide_w != [0.0] and not a.guide:
+        ap.error("--guide-w needs --guide FILE")
+    guide = enat.from_seer_file(a.guide, device=dev)[0].eval() if a.guide else None
+    settings = [{"steps": s, "cfg": c, "samp_temp": t, "mask_temp": m, "guide_w": w}
+                for s, c, t, m, w in itertools.product(a.steps, a.cfg, a.samp_temp, a.mask_temp, a.guide_w)]
+    _, table = sweep(model, tok, resnet, images, settings, a.per_class, dev, guide)
     for row in table:
         print(json.dumps({"weights": os.path.basename(a.weights), **row}), flush=True)
 

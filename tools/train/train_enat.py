@@ -181,9 +181,11 @@ def default_settings(a):
     return [{"steps": a.steps, "cfg": w, "samp_temp": t, "mask_temp": a.mask_temp} for w, t in pairs]
 
 
-def sweep(model, tok, resnet, images, settings, per_class, dev):
-    """Scores of sampler settings (dicts of steps, cfg, samp_temp, mask_temp; see the module doc)
-    with per_class images of each class; returns (best setting, table)."""
+@torch.no_grad()
+def sweep(model, tok, resnet, images, settings, per_class, dev, guide=None):
+    """Scores of sampler settings (dicts of steps, cfg, samp_temp, mask_temp and optionally
+    guide_w, the weight of guide; see the module doc) with per_class images of each class;
+    returns (best setting, table)."""
     feats = []
     for i in range(0, images.shape[0], 2000):
         feats.append(resnet_stats(resnet, images[i:i + 2000].permute(0, 3, 1, 2).float().div(255))[1].double())
@@ -200,7 +202,7 @@ def sweep(model, tok, resnet, images, settings, per_class, dev):
         for i in range(0, labels.shape[0], 500):
             ids.append(enat.generate(model, labels[i:i + 500], steps=st["steps"], cfg=st["cfg"],
                                      mask_temp=st["mask_temp"], samp_temp=st["samp_temp"], generator=gen,
-                                     autocast_dtype=amp))
+                                     autocast_dtype=amp, guide=guide, guide_w=st.get("guide_w", 0.0)))
         ids = torch.cat(ids).reshape(-1, g, g)
         x = torch.cat([tok.decode(ids[i:i + 500]) for i in range(0, ids.shape[0], 500)])
         x = (x * 255 + 0.5).floor().clamp(0, 255) / 255  # the 8-bit PNG seer writes
@@ -209,6 +211,7 @@ def sweep(model, tok, resnet, images, settings, per_class, dev):
         f = f.double().cpu().numpy()
         fd = frechet(f.mean(0), np.cov(f, rowvar=False), mu_r, s_r)
         row = {"cfg": st["cfg"], "samp_temp": st["samp_temp"], "mask_temp": st["mask_temp"], "steps": st["steps"],
+               **({"guide_w": st["guide_w"]} if st.get("guide_w") else {}),
                "resnet56_top1": round(top1, 4), "resnet56_fd": round(fd, 3)}
         table.append(row)
         print(f"[enat] sampler {json.dumps(row)} ({time.time() - t0:.1f}s)", flush=True)
