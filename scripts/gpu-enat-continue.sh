@@ -34,8 +34,13 @@
 # Or from scratch, e.g. 15.2M parameters: ENAT_ARGS="--hidden 256 --heads 8 --depth-enc 8
 # --depth-dec 2 --batch 4096 --lr 1e-3 --steps 8 --cfg 2 --samp-temp 3 --mask-temp 3
 # --sweep-per-class 200"; its int8 file is 15.5 MB (the F16 export, 30 MB, returns in parts).
-# Shipping either needs the classifiers in int8 (tools/quantize.py, 28.5 -> 14.8 MB) to stay
-# under the 40 MB of assets.
+# Shipping either needs more classifiers in int8 (tools/quantize.py; VAN and VOLO are already)
+# to stay under the 40 MB of assets.
+# Since 2026-12-05 the shipped file samples with autoguidance (metadata enat.guide =
+# enat_cifar_guide, enat.guide_w = 2); a trained export names no guide, so measure it both ways:
+# as it is, and guided (`ENAT_GEN_ARGS="--guide assets/models/enat_cifar_guide.safetensors
+# --guide-w 2" ENAT_WEIGHTS=NEW scripts/eval-shipped.sh enat`), against the shipped file's guided
+# FID; to ship it guided: `tools/set_metadata.py NEW enat.guide=enat_cifar_guide enat.guide_w=2`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 budget=${BUDGET:-1200}
