@@ -16,6 +16,10 @@
 # defaults) into $OUT/gen-cuda.tar. Back here (`scripts/device-slim.sh off` first):
 #   scripts/gpu-enat-continue.sh compare DIR     DIR: the last call's files
 # generates the same images on the CPU and compares them (tools/compare_gen.py).
+# The shipped file alone (its defaults: guided by enat_cifar_guide), one call carrying .gpu/seer-gpu.tar.xz
+# and .gpu/source-dir: `scripts/gpu-enat-continue.sh shipped` (the ENAT tests on the CUDA build,
+# then 100 images per class on CUDA), then here
+# `ENAT_FILE=assets/models/enat_cifar.safetensors scripts/gpu-enat-continue.sh compare DIR`.
 # BUDGET (default 1200) is the schedule's seconds; ENAT_ARGS replaces the training arguments
 # (default: from the shipped file, batch 4,096, lr 1e-3, its sampler defaults for the sweep).
 # A larger generator (README: what the 2x FID target needs). First choice: the shipped file
@@ -84,11 +88,23 @@ case "${1:-}" in
     echo "CUDA f32: 1,000 images in $((SECONDS - start)) s (one process per class)"
     tar -cf "$out/gen-cuda.tar" -C /tmp gen-cuda
     ;;
+  shipped) # on the device: the shipped file with its defaults (so guided) on CUDA
+    out=${OUT:?shipped runs on the device, writing to \$OUT}
+    source scripts/gpu-check.sh # unpacks the binaries, sets SEER_BIN
+    "$SEER_BIN"/seer_tests --filter 'enat/*' --verbose 2>&1 | grep -E "guided|PASS|FAIL|SKIP" || true
+    rm -rf /tmp/gen-cuda && mkdir -p /tmp/gen-cuda
+    start=$SECONDS
+    gen_all "$SEER_BIN/seer" cuda "$init" /tmp/gen-cuda || exit
+    echo "CUDA f32: 1,000 images in $((SECONDS - start)) s (one process per class)"
+    head -n 1 /tmp/gen-cuda/class-0.log
+    tar -cf "$out/gen-cuda.tar" -C /tmp gen-cuda
+    ;;
   compare)
     dir=${2:?usage: scripts/gpu-enat-continue.sh compare DIR}
     work=$(mktemp -d)
     tar -xf "$dir/gen-cuda.tar" -C "$work" && mkdir -p "$work/gen-cpu" || exit
-    gen_all "${SEER:-build/seer}" cpu "$dir/enat_int8.safetensors" "$work/gen-cpu" || exit
+    # ENAT_FILE: the file the device generated with (`shipped`: assets/models/enat_cifar.safetensors)
+    gen_all "${SEER:-build/seer}" cpu "${ENAT_FILE:-$dir/enat_int8.safetensors}" "$work/gen-cpu" || exit
     /usr/bin/python3 tools/compare_gen.py "$work/gen-cuda" "$work/gen-cpu"
     rc=$?
     rm -rf "$work"
