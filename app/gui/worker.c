@@ -215,10 +215,8 @@ static void job_load_gen(gui_worker *w, const gui_job *j, gui_job_result *r) {
     gui_gen_info gi;
     gui_gen_get_info(w->gen, &gi);
     gui_copy(r->name, sizeof r->name, gi.name);
-    int at = snprintf(r->info, sizeof r->info, "%d classes · %d×%d tokens · %d×%d px", gi.num_classes, gi.grid,
-                      gi.grid, gi.side, gi.side);
-    if (gi.guide[0] && at > 0 && (size_t)at < sizeof r->info)
-        snprintf(r->info + at, sizeof r->info - (size_t)at, " · guided by %s (%g)", gi.guide, gi.guide_w);
+    snprintf(r->info, sizeof r->info, "%d classes · %d×%d tokens · %d×%d px", gi.num_classes, gi.grid, gi.grid,
+             gi.side, gi.side);
     r->num_classes = gi.num_classes;
     r->gen_steps = gi.steps;
     r->gen_cfg = gi.cfg;

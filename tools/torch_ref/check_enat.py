@@ -169,10 +169,75 @@ def run_seer_tests(seer_tests, prefix):
     return passed
 
 
+def check_generation(model, meta, seer, d, prefix, n, threads, tok, guide):
+    """A whole 16-step generation of `seer generate --noise` (the model's export at prefix, in
+    folder d) against torch_ref's generate() with the same draws, decoded by tok; guided by
+    guide = (model, weight) through `seer generate --guide`, or with --guide none."""
+    cfg = model.config
+    L, V = cfg["grid"] ** 2, cfg["codebook_size"]
+    ok = True
+    sub = os.path.join(d, "guided" if guide is not None else "plain")
+    os.makedirs(sub, exist_ok=True)
+    steps, cls = 16, 3
+    rng = np.random.RandomState(0)
+    k = rng.randint(0, 2 ** 53, size=(steps, n, L), dtype=np.int64)
+    gum = rng.gumbel(size=(steps, n, L)).astype(np.float32)
+    noise = os.path.join(sub, "noise.safetensors")
+    seer_st.write_safetensors(noise, {"token_uniform_k": k, "gumbel": gum})
+    tpath = os.path.join(sub, "vq_cifar.safetensors")
+    export_seer(tok, tpath, vqgan.cifar_metadata(tok))
+    tokens = os.path.join(sub, "tokens.safetensors")
+    guide_args = ["--guide", "none"]
+    if guide is not None:
+        gpath = os.path.join(sub, "guide.safetensors")
+        export_seer(guide[0], gpath, ours.cifar_metadata(guide[0]))
+        guide_args = ["--guide", gpath, "--guide-w", repr(float(guide[1]))]
+        print(f"  guided by a {sum(p.numel() for p in guide[0].parameters()) / 1e6:.2f}M-parameter "
+              f"ENAT at weight {guide[1]}")
+    t0 = time.time()
+    r = subprocess.run([seer, "generate", "--model", "enat", "--weights", prefix + ".weights.safetensors", *guide_args,
+                        "--tokenizer", tpath, "--class", str(cls), "--n", str(n), "--batch", str(n),
+                        "--steps", str(steps), "--noise", noise, "--tokens", tokens,
+                        "--out", os.path.join(sub, "png"),
+                        "--device", "cpu", "--threads", str(threads)], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"seer generate failed:\n{r.stderr}")
+    print(f"  seer generate --noise: {n} images, {steps} steps in {time.time() - t0:.1f} s")
+    got = seer_st.read_safetensors(tokens)[0]["ids"].reshape(n, L)
+    u = torch.from_numpy(k.astype(np.float64) / 2.0 ** 53)
+    ties = torch.zeros(n, dtype=torch.float64)
+    want = ours.generate(model, torch.full((n,), cls), steps=steps, cfg=float(meta["enat.cfg"]),
+                         mask_temp=float(meta["enat.mask_temp"]), samp_temp=float(meta["enat.samp_temp"]),
+                         noise=(u, torch.from_numpy(gum)), ties=ties,
+                         guide=guide[0] if guide else None, guide_w=guide[1] if guide else 0.0).numpy()
+    same = np.mean(got == want)
+    equal = (got == want).all(1)
+    # a draw or a cut-off decided by less than 1e-6 may go either way in float32 (a flat
+    # distribution over 512 codes puts its cumulative steps 2e-3 apart): such images are
+    # reported, the others must be identical
+    close = ties.numpy() < 1e-6
+    bad = int((~equal & ~close).sum())
+    print(f"  {steps}-step generation, same draws: {100 * same:.2f}% of tokens identical, "
+          f"{int(equal.sum())}/{n} images identical; {int(close.sum())} images had a decision within 1e-6 "
+          f"({int((~equal & close).sum())} of them differ) [{'ok' if bad == 0 else 'FAIL'}]")
+    ok &= bad == 0
+    with torch.no_grad():
+        img = tok.decode(torch.from_numpy(want).reshape(n, cfg["grid"], cfg["grid"]))
+    want_u8 = (img.permute(0, 2, 3, 1).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    worst = 0
+    for i in np.flatnonzero((got == want).all(1)):
+        png = np.asarray(Image.open(os.path.join(sub, "png", f"{meta['seer.arch']}_c{cls}_s{i}.png")).convert("RGB"))
+        worst = max(worst, int(np.abs(png.astype(int) - want_u8[i]).max()))
+    print(f"  decoded PNGs of identical token grids: max difference {worst} levels "
+          f"[{'ok' if worst <= 1 else 'FAIL'}]")
+    ok &= worst <= 1
+    return ok
+
+
 def check_seer(model, meta, seer, seer_tests, n, threads, tok=None, guide=None):
     """torch_ref vs seer for a model (F32 export) with seer metadata meta; tok: the tokenizer
-    (default: a random CIFAR one); guide: (guide model, weight) to generate with autoguidance
-    (seer generate --guide, its F32 export), else the generation runs with --guide none."""
+    (default: a random CIFAR one); guide: (guide model, weight) to also generate with
+    autoguidance (check_generation)."""
     print(f"[seer] {seer}")
     cfg = model.config
     L, V, C = cfg["grid"] ** 2, cfg["codebook_size"], cfg["num_classes"]
@@ -195,66 +260,15 @@ def check_seer(model, meta, seer, seer_tests, n, threads, tok=None, guide=None):
             print(f"  (no {seer_tests}: logits not compared; build with -DSEER_BUILD_TESTS=ON)")
             ok = False
 
-        # a whole generation with injected draws, decoded by a random CIFAR tokenizer
-        steps, cls = 16, 3
-        rng = np.random.RandomState(0)
-        k = rng.randint(0, 2 ** 53, size=(steps, n, L), dtype=np.int64)
-        gum = rng.gumbel(size=(steps, n, L)).astype(np.float32)
-        noise = os.path.join(d, "noise.safetensors")
-        seer_st.write_safetensors(noise, {"token_uniform_k": k, "gumbel": gum})
         if tok is None:
             torch.manual_seed(1)
             tok = vqgan.build_cifar(n_embed=V).eval()
             with torch.no_grad():
                 tok.decoder.conv_out.weight.mul_(0.3)
                 tok.decoder.conv_out.bias.fill_(0.5)
-        tpath = os.path.join(d, "vq_cifar.safetensors")
-        export_seer(tok, tpath, vqgan.cifar_metadata(tok))
-        tokens = os.path.join(d, "tokens.safetensors")
-        guide_args = ["--guide", "none"]
+        ok &= check_generation(model, meta, seer, d, prefix, n, threads, tok, None)
         if guide is not None:
-            gpath = os.path.join(d, "guide.safetensors")
-            export_seer(guide[0], gpath, ours.cifar_metadata(guide[0]))
-            guide_args = ["--guide", gpath, "--guide-w", repr(float(guide[1]))]
-            print(f"  guided by a {sum(p.numel() for p in guide[0].parameters()) / 1e6:.2f}M-parameter "
-                  f"ENAT at weight {guide[1]}")
-        t0 = time.time()
-        r = subprocess.run([seer, "generate", "--model", "enat", "--weights", prefix + ".weights.safetensors", *guide_args,
-                            "--tokenizer", tpath, "--class", str(cls), "--n", str(n), "--batch", str(n),
-                            "--steps", str(steps), "--noise", noise, "--tokens", tokens,
-                            "--out", os.path.join(d, "png"),
-                            "--device", "cpu", "--threads", str(threads)], capture_output=True, text=True)
-        if r.returncode:
-            raise SystemExit(f"seer generate failed:\n{r.stderr}")
-        print(f"  seer generate --noise: {n} images, {steps} steps in {time.time() - t0:.1f} s")
-        got = seer_st.read_safetensors(tokens)[0]["ids"].reshape(n, L)
-        u = torch.from_numpy(k.astype(np.float64) / 2.0 ** 53)
-        ties = torch.zeros(n, dtype=torch.float64)
-        want = ours.generate(model, torch.full((n,), cls), steps=steps, cfg=float(meta["enat.cfg"]),
-                             mask_temp=float(meta["enat.mask_temp"]), samp_temp=float(meta["enat.samp_temp"]),
-                             noise=(u, torch.from_numpy(gum)), ties=ties,
-                             guide=guide[0] if guide else None, guide_w=guide[1] if guide else 0.0).numpy()
-        same = np.mean(got == want)
-        equal = (got == want).all(1)
-        # a draw or a cut-off decided by less than 1e-6 may go either way in float32 (a flat
-        # distribution over 512 codes puts its cumulative steps 2e-3 apart): such images are
-        # reported, the others must be identical
-        close = ties.numpy() < 1e-6
-        bad = int((~equal & ~close).sum())
-        print(f"  {steps}-step generation, same draws: {100 * same:.2f}% of tokens identical, "
-              f"{int(equal.sum())}/{n} images identical; {int(close.sum())} images had a decision within 1e-6 "
-              f"({int((~equal & close).sum())} of them differ) [{'ok' if bad == 0 else 'FAIL'}]")
-        ok &= bad == 0
-        with torch.no_grad():
-            img = tok.decode(torch.from_numpy(want).reshape(n, cfg["grid"], cfg["grid"]))
-        want_u8 = (img.permute(0, 2, 3, 1).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-        worst = 0
-        for i in np.flatnonzero((got == want).all(1)):
-            png = np.asarray(Image.open(os.path.join(d, "png", f"{meta['seer.arch']}_c{cls}_s{i}.png")).convert("RGB"))
-            worst = max(worst, int(np.abs(png.astype(int) - want_u8[i]).max()))
-        print(f"  decoded PNGs of identical token grids: max difference {worst} levels "
-              f"[{'ok' if worst <= 1 else 'FAIL'}]")
-        ok &= worst <= 1
+            ok &= check_generation(model, meta, seer, d, prefix, n, threads, tok, guide)
     return ok
 
 
@@ -356,10 +370,10 @@ def main():
         if gpath:
             guide = (ours.from_seer_file(gpath)[0].eval(), float(meta.get("enat.guide_w", 0)))
             print(f"[guide] {gpath} (as F32) at weight {guide[1]}")
-            ok &= check_seer(trained, meta, a.seer, seer_tests, a.n, a.threads, tok, guide)
+        ok &= check_seer(trained, meta, a.seer, seer_tests, a.n, a.threads, tok, guide)
+        if guide is not None:
             print("[cost] the guide adds GFLOP per image: " + ", ".join(
                 f"{t} steps {sampler_flops(guide[0].config, t, passes=1) / 1e9:.3f}" for t in (4, 8, 16)))
-        ok &= check_seer(trained, meta, a.seer, seer_tests, a.n, a.threads, tok)
         ok &= check_grow(trained)
         cost(dict(trained.config), a.threads)
     if not a.trained_only:
